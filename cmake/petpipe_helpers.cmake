@@ -1,0 +1,32 @@
+# Common warning flags for petpipe targets.
+function(petpipe_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+  if(PETPIPE_NATIVE)
+    target_compile_options(${target} PRIVATE -march=native)
+  endif()
+endfunction()
+
+# petpipe_add_module(NAME SOURCES ... DEPENDS ...)
+# A module is a static library modules/<name> with public headers under include/petpipe/<name>/.
+function(petpipe_add_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPENDS;PRIVATE_DEPENDS" ${ARGN})
+  add_library(petpipe_${name} STATIC ${M_SOURCES})
+  add_library(petpipe::${name} ALIAS petpipe_${name})
+  target_include_directories(petpipe_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(petpipe_${name} PUBLIC ${M_DEPENDS} PRIVATE ${M_PRIVATE_DEPENDS})
+  petpipe_warnings(petpipe_${name})
+endfunction()
+
+# petpipe_add_test(NAME SOURCES ... DEPENDS ... LABELS ...)
+function(petpipe_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;DEPENDS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_DEPENDS} GTest::gtest GTest::gtest_main)
+  petpipe_warnings(${name})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}"
+    ENVIRONMENT "PETPIPE_ATLAS_DIR=${PETPIPE_ATLAS_DIR};PETPIPE_EXE=$<TARGET_FILE:petpipe>;PETPIPE_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+    DISCOVERY_TIMEOUT 60)
+endfunction()
