@@ -83,8 +83,11 @@ const Nuclide* find_nuclide(const std::string& text) {
       return nullptr;
   }
   if (letters.empty() || digits.empty()) return nullptr;
-  if (letters.size() > 1 && letters.back() == 'M' && letters != "M") letters.pop_back();  // Tc99m
-  if (auto it = element_names().find(letters); it != element_names().end()) letters = it->second;
+  if (auto it = element_names().find(letters); it != element_names().end()) {
+    letters = it->second;
+  } else if (letters == "TCM") {
+    letters = "TC";  // metastable Tc-99m
+  }
   const int mass = std::stoi(digits);
   for (const auto& n : kNuclides)
     if (letters == n.element && mass == n.mass) return &n;

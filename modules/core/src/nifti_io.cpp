@@ -1,7 +1,6 @@
 #include "petpipe/core/nifti_io.hpp"
 
 #include <itkImage.h>
-#include <itkImageFileReader.h>
 #include <itkImageFileWriter.h>
 #include <itkImageIOBase.h>
 #include <itkImageIOFactory.h>
@@ -16,6 +15,7 @@
 #include "petpipe/core/atomic_file.hpp"
 #include "petpipe/core/error.hpp"
 #include "petpipe/core/log.hpp"
+#include "nifti_voxels.hpp"
 
 namespace petpipe {
 
@@ -60,18 +60,6 @@ itk::ImageIOBase::Pointer open_image_io(const fs::path& path) {
 }
 
 template <unsigned D>
-void fill_geometry(Geometry& g, const itk::ImageBase<D>* img) {
-  const auto region = img->GetLargestPossibleRegion();
-  for (unsigned i = 0; i < 3; ++i) {
-    g.size[i] = i < D ? region.GetSize()[i] : 1;
-    g.spacing[i] = i < D ? img->GetSpacing()[i] : 1.0;
-    g.origin[i] = i < D ? img->GetOrigin()[i] : 0.0;
-    for (unsigned j = 0; j < 3; ++j)
-      g.direction[3 * i + j] = (i < D && j < D) ? img->GetDirection()[i][j] : (i == j ? 1.0 : 0.0);
-  }
-}
-
-template <unsigned D>
 void set_geometry(itk::ImageBase<D>* img, const Geometry& g, std::size_t frames = 1,
                   double frame_spacing = 1.0) {
   typename itk::ImageBase<D>::RegionType region;
@@ -92,45 +80,23 @@ void set_geometry(itk::ImageBase<D>* img, const Geometry& g, std::size_t frames 
   img->SetDirection(direction);
 }
 
-// Reads a D-dimensional image as pixel type P.
-template <typename P, unsigned D>
-typename itk::Image<P, D>::Pointer read_itk(const fs::path& path) {
-  using ImageType = itk::Image<P, D>;
-  auto reader = itk::ImageFileReader<ImageType>::New();
-  reader->SetFileName(path.string());
-  try {
-    reader->Update();
-  } catch (const itk::ExceptionObject& e) {
-    throw make_error(path.string(), ": cannot read image data (truncated or corrupt file?): ",
-                     e.GetDescription());
-  }
-  return reader->GetOutput();
-}
+bool is_nifti_file(const fs::path& path) { return is_nifti_name(path); }
 
 // 3D volume of type T from a 3D image or a 4D image with a single volume.
-template <typename T, typename Read>
-Volume<T> read_volume(const fs::path& path, Read&& convert) {
-  auto io = open_image_io(path);
-  const unsigned dim = io->GetNumberOfDimensions();
+template <typename T, typename Convert>
+Volume<T> read_volume(const fs::path& path, Convert&& convert) {
+  const ImageInfo info = read_image_info(path);
+  if (!(info.dimension == 3 || info.dimension == 2 || (info.dimension == 4 && info.size[3] == 1)))
+    throw make_error(path.string(), ": is a ", info.dimension, "D image with ",
+                     info.dimension == 4 ? info.size[3] : 0, " volumes; a 3D image is needed");
+  if (!is_nifti_file(path)) throw make_error(path.string(), ": not a NIfTI file (.nii or .nii.gz)");
   Volume<T> out;
-  if (dim == 4 && io->GetDimensions(3) == 1) {
-    auto img = read_itk<double, 4>(path);
-    fill_geometry<4>(out.geom, img.GetPointer());
-    const std::size_t n = out.geom.voxel_count();
-    out.data.resize(n);
-    const double* p = img->GetBufferPointer();
-    for (std::size_t i = 0; i < n; ++i) out.data[i] = convert(p[i], i);
-  } else if (dim == 3 || dim == 2) {
-    auto img = read_itk<double, 3>(path);
-    fill_geometry<3>(out.geom, img.GetPointer());
-    const std::size_t n = out.geom.voxel_count();
-    out.data.resize(n);
-    const double* p = img->GetBufferPointer();
-    for (std::size_t i = 0; i < n; ++i) out.data[i] = convert(p[i], i);
-  } else {
-    throw make_error(path.string(), ": is a ", dim, "D image with ",
-                     dim == 4 ? io->GetDimensions(3) : 0, " volumes; a 3D image is needed");
-  }
+  out.geom = info.geom;
+  const std::size_t n = out.geom.voxel_count();
+  std::vector<float> raw(n);
+  detail::read_voxels(path.string(), raw.data(), n);
+  out.data.resize(n);
+  for (std::size_t i = 0; i < n; ++i) out.data[i] = convert(raw[i], i);
   return out;
 }
 
@@ -227,11 +193,11 @@ ImageInfo read_image_info(const fs::path& path) {
 }
 
 Image3D read_image(const fs::path& path) {
-  return read_volume<float>(path, [](double v, std::size_t) { return static_cast<float>(v); });
+  return read_volume<float>(path, [](float v, std::size_t) { return v; });
 }
 
 LabelImage read_labels(const fs::path& path) {
-  return read_volume<std::int32_t>(path, [&](double v, std::size_t i) {
+  return read_volume<std::int32_t>(path, [&](float v, std::size_t i) {
     if (!std::isfinite(v) || v != std::round(v) || std::abs(v) > 2e9)
       throw make_error(path.string(), ": label image holds a non-integer value (", v, ") at voxel ", i);
     return static_cast<std::int32_t>(v);
@@ -240,7 +206,7 @@ LabelImage read_labels(const fs::path& path) {
 
 Mask read_mask(const fs::path& path) {
   return read_volume<std::uint8_t>(
-      path, [](double v, std::size_t) { return static_cast<std::uint8_t>(std::isfinite(v) && v != 0); });
+      path, [](float v, std::size_t) { return static_cast<std::uint8_t>(std::isfinite(v) && v != 0); });
 }
 
 FrameTable read_pet_sidecar(const fs::path& json_path, std::size_t expected_frames, double* unit_scale) {
@@ -360,12 +326,11 @@ DynamicImage read_dynamic(const fs::path& path, const ReadDynamicOptions& option
   DynamicImage out;
   out.frames = read_pet_sidecar(json, nframes, &scale);
 
-  auto img = read_itk<float, 4>(path);
-  fill_geometry<4>(out.geom, img.GetPointer());
+  if (!is_nifti_file(path)) throw make_error(path.string(), ": not a NIfTI file (.nii or .nii.gz)");
+  out.geom = read_image_info(path).geom;
   const std::size_t n = out.geom.voxel_count() * nframes;
-  const float* p = img->GetBufferPointer();
-  out.data.assign(p, p + n);
-  img = nullptr;  // release the ITK copy: one copy of the 4D data at a time
+  out.data.resize(n);
+  detail::read_voxels(path.string(), out.data.data(), n);  // straight into the one 4D copy
   if (scale != 1.0)
     for (float& v : out.data) v = static_cast<float>(v * scale);
 

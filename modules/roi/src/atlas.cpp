@@ -93,6 +93,7 @@ CoordinateLimits parse_limits(const nlohmann::json& j, const fs::path& file, con
   CoordinateLimits l;
   if (!j.is_object()) throw make_error(file.string(), ": ", roi, ": limits_mm must be an object");
   for (const auto& [k, v] : j.items()) {
+    if (k == "comment") continue;
     if (!v.is_number()) throw make_error(file.string(), ": ", roi, ": limit ", k, " is not a number");
     const double x = v.get<double>();
     if (k == "x_min") l.x_min = x;
@@ -101,7 +102,7 @@ CoordinateLimits parse_limits(const nlohmann::json& j, const fs::path& file, con
     else if (k == "y_max") l.y_max = x;
     else if (k == "z_min") l.z_min = x;
     else if (k == "z_max") l.z_max = x;
-    else if (k != "comment")
+    else
       throw make_error(file.string(), ": ", roi, ": unknown limit \"", k, "\" (x_min ... z_max)");
   }
   return l;
