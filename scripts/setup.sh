@@ -20,7 +20,7 @@ done
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libinsighttoolkit5-dev libeigen3-dev libboost-program-options-dev libhdf5-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev slurm-wlm munge
   mricron-data
   python3 python3-numpy python3-scipy python3-nibabel python3-statsmodels
 )
