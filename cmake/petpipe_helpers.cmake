@@ -26,7 +26,11 @@ function(petpipe_add_test name)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}"
-    ENVIRONMENT "PETPIPE_ATLAS_DIR=${PETPIPE_ATLAS_DIR};PETPIPE_EXE=$<TARGET_FILE:petpipe>;PETPIPE_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
-    DISCOVERY_TIMEOUT 60)
+  # Tests find the executable, atlases and sources through environment variables set by
+  # tests/support/test_env.cpp (gtest_discover_tests cannot pass a list of ENVIRONMENT entries).
+  target_sources(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/support/test_env.cpp)
+  set_source_files_properties(${CMAKE_SOURCE_DIR}/tests/support/test_env.cpp TARGET_DIRECTORY ${name}
+    PROPERTIES COMPILE_DEFINITIONS
+    "PETPIPE_TEST_EXE=\"${CMAKE_BINARY_DIR}/pipeline/petpipe\";PETPIPE_TEST_ATLAS_DIR=\"${PETPIPE_ATLAS_DIR}\";PETPIPE_TEST_SOURCE_DIR=\"${CMAKE_SOURCE_DIR}\";PETPIPE_TEST_BINARY_DIR=\"${CMAKE_BINARY_DIR}\"")
+  gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()
