@@ -1,0 +1,86 @@
+#pragma once
+// Image registration: rigid and affine with Mattes mutual information (ITK v4, multi-resolution),
+// and deformable registration by symmetric-force demons with diffusion regularisation
+// (multi-resolution, displacement field). Images are in-memory core types; results are
+// petpipe::normalize transforms mapping FIXED points to MOVING points (ITK convention).
+#include <vector>
+
+#include "petpipe/core/image.hpp"
+#include "petpipe/normalize/transform.hpp"
+
+namespace petpipe::normalize {
+
+enum class LinearKind { rigid, affine };
+
+struct LinearOptions {
+  LinearKind kind = LinearKind::rigid;
+  // Pyramid: one entry per level, coarse to fine. Images are smoothed with a Gaussian of
+  // `smoothing_mm` (sigma, mm) and resampled to `spacing_mm` (isotropic) at each level.
+  std::vector<double> spacing_mm{8.0, 4.0, 3.0};
+  std::vector<double> smoothing_mm{4.0, 2.0, 1.0};
+  std::vector<int> iterations{200, 100, 50};
+  int histogram_bins = 32;         // Mattes MI bins
+  double sampling_fraction = 0.5;  // random fraction of fixed voxels used by the metric
+  unsigned seed = 1;               // sampling seed (results are reproducible)
+  // Regular-step gradient descent; steps are in "mm" after physical-shift scaling.
+  double max_step_mm = 4.0;
+  double min_step_mm = 0.01;
+  // Initialise by aligning intensity centres of mass (else the identity / `initial`).
+  bool center_of_mass_init = true;
+  // Voxels of the fixed image used by the metric: intensity > fixed_threshold (0 = all).
+  double fixed_threshold = 0.0;
+};
+
+struct LinearResult {
+  AffineMap fixed_to_moving;  // ITK convention: fixed point -> moving point
+  double metric = 0.0;        // final Mattes MI value (negative; lower is better)
+  int iterations = 0;         // total iterations over the levels
+};
+
+// Registers `moving` onto `fixed`. `initial` (optional) replaces the centre-of-mass start.
+LinearResult register_linear(const Image3D& fixed, const Image3D& moving, const LinearOptions& options,
+                             const AffineMap* initial = nullptr);
+
+struct DemonsOptions {
+  // Pyramid levels as multiples of the working grid spacing, coarse to fine.
+  std::vector<int> shrink{4, 2, 1};
+  std::vector<int> iterations{80, 50, 30};
+  double field_sigma_mm = 0.0;   // diffusion regulariser, sigma in mm (0: 1.5 x level spacing)
+  double update_sigma_mm = 0.0;  // fluid regulariser of each update (0: none)
+  double max_step_voxels = 0.5;  // largest update per iteration, in level voxels
+  // Foreground: voxels where either image exceeds this fraction of its robust maximum drive the
+  // update (background carries no information).
+  double foreground_fraction = 0.05;
+};
+
+struct DemonsResult {
+  DisplacementField field;  // on fixed.geom: fixed point x corresponds to moving point x + u(x)
+  double initial_rms = 0.0;  // RMS intensity difference in the foreground before and after
+  double final_rms = 0.0;
+};
+
+// Mono-modal deformable registration. `moving` must be on the same grid as `fixed` (resample it
+// through the affine first) with comparable intensities (see match_histogram).
+DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const DemonsOptions& options);
+
+// Piecewise-linear quantile mapping of `image` intensities onto `reference` intensities, using the
+// voxels above `threshold_fraction` of each image's 99th percentile (others are mapped linearly).
+Image3D match_histogram(const Image3D& image, const Image3D& reference, double threshold_fraction = 0.05);
+
+// Normalised mutual information (H(a)+H(b))/H(a,b) of `a` and `b` sampled on `a`'s grid through
+// a_to_b (voxels of a with a > 0 that fall inside b), with `bins` bins.
+double normalized_mutual_information(const Image3D& a, const Image3D& b, const Transform& a_to_b,
+                                     int bins = 32);
+
+struct OrientationCheck {
+  bool consistent = true;
+  double identity_nmi = 0.0;   // NMI at the header orientation (centres of mass aligned)
+  double best_other_nmi = 0.0;  // best NMI among the other 23 axis-aligned rotations
+  std::string best_other;       // e.g. "rotation of 90 deg about the L-R axis"
+};
+// Compares the header orientation of `moving` against the 23 other axis-aligned rotations at a
+// coarse resolution (8 mm). Inconsistent when another rotation matches clearly better
+// (NMI gain > margin): the images then follow different orientation conventions.
+OrientationCheck check_orientation(const Image3D& fixed, const Image3D& moving, double margin = 0.02);
+
+}  // namespace petpipe::normalize
