@@ -118,6 +118,44 @@ std::string render_help(const Command& c, const po::options_description& options
   return os.str();
 }
 
+namespace {
+const Command* find_command(const std::vector<Command>& all, const std::string& name) {
+  for (const auto& c : all)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// Parses the arguments of one subcommand (argv[0] is the subcommand name). Throws po::error.
+po::variables_map parse_command(const Command& cmd, int argc, const char* const* argv, po::options_description& options) {
+  po::positional_options_description positional;
+  cmd.add_options(options, positional);
+  add_common_options(options);
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
+  return vm;
+}
+}  // namespace
+
+void run_in_process(const std::vector<std::string>& args) {
+  if (args.empty()) throw Error("run_in_process: no subcommand");
+  const auto all = commands();
+  const Command* cmd = find_command(all, args[0]);
+  if (!cmd) throw make_error("unknown command \"", args[0], "\"");
+  std::vector<const char*> argv{"petpipe"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  set_command_line(static_cast<int>(argv.size()), argv.data());
+  po::options_description options("");
+  po::variables_map vm;
+  try {
+    vm = parse_command(*cmd, static_cast<int>(argv.size()) - 1, argv.data() + 1, options);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw make_error("petpipe ", args[0], ": ", e.what());
+  }
+  const int code = cmd->run(vm);
+  if (code != 0) throw make_error("petpipe ", args[0], " exited with status ", code);
+}
+
 int run_main(int argc, const char* const* argv) {
   set_command_line(argc, argv);
   if (argc < 2) {
@@ -134,21 +172,16 @@ int run_main(int argc, const char* const* argv) {
     return 0;
   }
   const auto all = commands();
-  const Command* cmd = nullptr;
-  for (const auto& c : all)
-    if (c.name == name) cmd = &c;
+  const Command* cmd = find_command(all, name);
   if (!cmd) {
     std::cerr << "petpipe: error: unknown command \"" << name << "\" (see petpipe --help)\n";
     return 2;
   }
 
   po::options_description options("");
-  po::positional_options_description positional;
-  cmd->add_options(options, positional);
-  add_common_options(options);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(options).positional(positional).run(), vm);
+    vm = parse_command(*cmd, argc - 1, argv + 1, options);
     if (vm.count("help")) {
       std::cout << render_help(*cmd, options);
       return 0;

@@ -45,4 +45,9 @@ std::string render_help(const Command& command, const po::options_description& o
 // Entry point used by main() and by in-process tests.
 int run_main(int argc, const char* const* argv);
 
+// Runs one subcommand in-process with the given arguments (args[0] = subcommand name), exactly as
+// `petpipe <args...>` would, but errors are thrown as petpipe::Error instead of printed. The runner
+// chains stages this way, so every stage it runs can be repeated by hand with the same command line.
+void run_in_process(const std::vector<std::string>& args);
+
 }  // namespace petpipe::cli
