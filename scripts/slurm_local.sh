@@ -111,6 +111,8 @@ start() {
   # Leftovers of an earlier, unclean run: stop what is still alive, start from a clean state.
   for d in slurmd slurmctld munged; do stop_pid "$d"; done
   rm -rf "$DIR/state" "$DIR/spool" "$DIR/run" "$DIR/munge"
+  # Job ids start again at 1 with a fresh state: keep the old job-completion log apart.
+  if [ -f "$DIR/jobcomp.txt" ]; then mv -f "$DIR/jobcomp.txt" "$DIR/jobcomp.txt.old"; fi
   mkdir -p "$DIR"/{state,spool,log,run} "$DIR/munge/run"
   chmod 0755 "$DIR" "$DIR/munge" "$DIR/munge/run"  # munged insists on a socket directory of mode 0755
   chmod 0700 "$DIR/state" "$DIR/spool"
