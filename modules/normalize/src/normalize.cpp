@@ -255,36 +255,37 @@ Mask trim_in_template(const Mask& region, const Mask& exclude, const ReferenceOp
   const bool use_exclude = o.exclude_margin_mm > 0 && !exclude.data.empty();
   if (use_exclude && !exclude.geom.same_grid(g))
     throw Error("reference region: the exclusion mask must be on the atlas grid");
-  const int ri = use_exclude ? int(std::ceil(o.exclude_margin_mm / g.spacing[0])) : 0;
-  const int rj = use_exclude ? int(std::ceil(o.exclude_margin_mm / g.spacing[1])) : 0;
-  const int rk = use_exclude ? int(std::ceil(o.exclude_margin_mm / g.spacing[2])) : 0;
-  const double r2 = o.exclude_margin_mm * o.exclude_margin_mm;
-  parallel_for(g.size[2], [&](std::size_t k0, std::size_t k1) {
-    for (std::size_t k = k0; k < k1; ++k)
+  // voxels within exclude_margin_mm of the exclusion mask (ball dilation around its voxels)
+  std::vector<std::uint8_t> near(use_exclude ? g.voxel_count() : 0, 0);
+  if (use_exclude) {
+    const int ri = int(std::ceil(o.exclude_margin_mm / g.spacing[0]));
+    const int rj = int(std::ceil(o.exclude_margin_mm / g.spacing[1]));
+    const int rk = int(std::ceil(o.exclude_margin_mm / g.spacing[2]));
+    const double r2 = o.exclude_margin_mm * o.exclude_margin_mm;
+    for (std::size_t k = 0; k < g.size[2]; ++k)
       for (std::size_t j = 0; j < g.size[1]; ++j)
         for (std::size_t i = 0; i < g.size[0]; ++i) {
-          const std::size_t v = g.linear_index(i, j, k);
-          if (!out.data[v]) continue;
-          const double z = to_point(double(i), double(j), double(k))[2];
-          if (z < lo || z > hi) {
-            out.data[v] = 0;
-            continue;
-          }
-          if (!use_exclude) continue;
-          bool near = false;
-          for (int c = -rk; c <= rk && !near; ++c)
-            for (int b = -rj; b <= rj && !near; ++b)
-              for (int a = -ri; a <= ri && !near; ++a) {
-                const long x = long(i) + a, y = long(j) + b, zz = long(k) + c;
-                if (x < 0 || y < 0 || zz < 0 || x >= long(g.size[0]) || y >= long(g.size[1]) || zz >= long(g.size[2]))
+          if (!exclude.data[g.linear_index(i, j, k)]) continue;
+          for (int c = -rk; c <= rk; ++c)
+            for (int b = -rj; b <= rj; ++b)
+              for (int a = -ri; a <= ri; ++a) {
+                const long x = long(i) + a, y = long(j) + b, z = long(k) + c;
+                if (x < 0 || y < 0 || z < 0 || x >= long(g.size[0]) || y >= long(g.size[1]) || z >= long(g.size[2]))
                   continue;
                 const double d2 = a * a * g.spacing[0] * g.spacing[0] + b * b * g.spacing[1] * g.spacing[1] +
                                   c * c * g.spacing[2] * g.spacing[2];
-                if (d2 <= r2 && exclude.data[g.linear_index(x, y, zz)]) near = true;
+                if (d2 <= r2) near[g.linear_index(x, y, z)] = 1;
               }
-          if (near) out.data[v] = 0;
         }
-  });
+  }
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i) {
+        const std::size_t v = g.linear_index(i, j, k);
+        if (!out.data[v]) continue;
+        const double z = to_point(double(i), double(j), double(k))[2];
+        if (z < lo || z > hi || (use_exclude && near[v])) out.data[v] = 0;
+      }
   return out;
 }
 

@@ -109,8 +109,11 @@ TEST(NormalizeRegistration, T1ToTemplateRecoversKnownDeformation) {
   sub1.origin = {-50, -70, -50};
   const LabelImage truth = resample_nearest(c.aal, sub1, subject_to_template);
   const LabelImage est = resample_nearest(c.aal, sub1, r.t1_to_template());
-  std::printf("T1->MNI: mean error %.3f mm (affine only %.3f mm), %.1f s, RMS %.1f -> %.1f\n", err, err_aff, secs,
-              r.demons_initial_rms, r.demons_final_rms);
+  std::printf("T1->MNI: mean error %.3f mm (affine only %.3f mm), %.1f s, RMS %.1f -> %.1f (orientation NMI %.3f vs "
+              "%.3f)\n",
+              err, err_aff, secs, r.demons_initial_rms, r.demons_final_rms, r.orientation.identity_nmi,
+              r.orientation.best_other_nmi);
+  EXPECT_TRUE(r.orientation.consistent);
   EXPECT_LT(err, 1.0);
   EXPECT_LT(err, err_aff);
   // AAL: 37/38 hippocampus, 41/42 amygdala, 77/78 thalamus
