@@ -56,10 +56,21 @@ std::string one_line(const std::string& s) {
   return all.empty() ? "(no output)" : all;
 }
 
-// The scan and the status file describe the same PET scan.
-bool same_scan(const bids::PetScan& scan, const ScanStatus& st) {
-  return st.subject == scan.subject && (scan.tracer.empty() || st.tracer.empty() || st.tracer == scan.tracer) &&
-         (st.session.empty() || st.session == scan.session);
+// The status file of a PET scan: same subject, session and tracer. The runner names the tracer from the
+// configuration when it gives one, which may differ from the file's trc- entity: a scan that is the only
+// one of its subject and session then takes that subject's and session's status file whatever its tracer.
+const ScanStatus* find_status(const bids::PetScan& scan, const std::vector<bids::PetScan>& all_scans,
+                              const std::vector<ScanStatus>& statuses) {
+  const ScanStatus* found = nullptr;
+  for (const auto& st : statuses)
+    if (st.subject == scan.subject && st.session == scan.session && st.tracer == scan.tracer) found = &st;
+  if (found) return found;
+  std::size_t siblings = 0;
+  for (const auto& s : all_scans) siblings += s.subject == scan.subject && s.session == scan.session;
+  if (siblings != 1) return nullptr;
+  for (const auto& st : statuses)
+    if (st.subject == scan.subject && st.session == scan.session) found = &st;
+  return found;
 }
 
 // Finds sbatch (--sbatch or PATH) and scontrol (beside sbatch, else PATH).
@@ -235,9 +246,7 @@ int run_status(const po::variables_map& vm, const fs::path& out) {
         ScanStatus found;
         found.subject = sub;
         found.tracer = scan.tracer;
-        found.status = "";
-        for (const auto& st : statuses)
-          if (same_scan(scan, st)) found = st;
+        if (const ScanStatus* st = find_status(scan, scans, statuses)) found = *st;
         mine.push_back(found);
       }
     } else {
@@ -374,10 +383,8 @@ int run_slurm(const po::variables_map& vm) {
   for (const auto& [sub, scans] : scans_of) {
     bool done = true;
     for (const auto& scan : scans) {
-      bool scan_done = false;
-      for (const auto& st : statuses)
-        if (same_scan(scan, st) && st.status == "complete") scan_done = true;
-      done = done && scan_done;
+      const ScanStatus* st = find_status(scan, ds.pet, statuses);
+      done = done && st && st->status == "complete";
     }
     (done && !vm.count("force") ? complete : to_run).push_back(sub);
   }
