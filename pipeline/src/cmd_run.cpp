@@ -1,4 +1,6 @@
 // petpipe run: the whole per-subject pipeline on a PET-BIDS dataset.
+#include <iostream>
+
 #include <nlohmann/json.hpp>
 
 #include "petpipe/core/error.hpp"
@@ -12,6 +14,16 @@ namespace petpipe::cli {
 namespace {
 
 int run_run(const po::variables_map& vm) {
+  if (vm.count("print-config")) {
+    nlohmann::json user;
+    std::string source = "defaults";
+    if (vm.count("config")) {
+      source = vm["config"].as<std::string>();
+      user = pipeline::read_config(source);
+    }
+    std::cout << pipeline::effective_config(vm["print-config"].as<std::string>(), user, source).dump(2) << "\n";
+    return 0;
+  }
   if (!vm.count("bids")) throw Error("--bids DIR is required (a PET-BIDS dataset)");
   if (!vm.count("out")) throw Error("--out DIR is required (the derivatives folder)");
   pipeline::RunOptions o;
@@ -64,7 +76,9 @@ Command run_command() {
       {"petpipe run --bids /data/bids --out /data/derivatives/petpipe",
        "Every subject with the tracer presets."},
       {"petpipe run --bids bids --out deriv --config examples/carfentanil.json --participant-label 01 02",
-       "Two subjects with an explicit configuration."}};
+       "Two subjects with an explicit configuration."},
+      {"petpipe run --print-config madam > my_madam.json",
+       "Every key of the configuration with its default for a tracer, as a starting point."}};
   c.references = {
       "Gunn RN, Lammertsma AA, Hume SP, Cunningham VJ. Parametric imaging of ligand-receptor binding in PET "
       "using a simplified reference region model. NeuroImage 1997;6:279-287.",
@@ -77,7 +91,8 @@ Command run_command() {
         ("out", po::value<std::string>(), "derivatives directory")
         ("config", po::value<std::string>(), "configuration JSON (default: tracer presets)")
         ("participant-label", po::value<std::vector<std::string>>()->multitoken(),
-         "subjects to run (01 or sub-01); default all");
+         "subjects to run (01 or sub-01); default all")
+        ("print-config", po::value<std::string>(), "print the effective configuration for a tracer and exit");
   };
   c.run = run_run;
   return c;

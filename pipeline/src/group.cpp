@@ -1,0 +1,168 @@
+#include "petpipe/pipeline/group.hpp"
+
+#include <set>
+
+#include "petpipe/core/error.hpp"
+#include "petpipe/core/log.hpp"
+#include "petpipe/core/nifti_io.hpp"
+#include "petpipe/core/provenance.hpp"
+#include "petpipe/core/tsv.hpp"
+#include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/config.hpp"
+
+namespace petpipe::pipeline {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+std::string bare(const std::string& id) { return id.rfind("sub-", 0) == 0 ? id.substr(4) : id; }
+
+// Complete scans: subject -> (tracer, smoothed MNI map path) from the status files.
+struct Scan {
+  std::string subject, tracer, status;
+  fs::path dir;
+};
+
+std::vector<Scan> find_scans(const fs::path& out) {
+  std::vector<Scan> scans;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(out, ec); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string n = it->path().filename().string();
+    if (it->is_directory() && (n == ".petpipe" || n == "group" || n == "slurm")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (n.rfind("sub-", 0) == 0 && n.size() > 12 && n.compare(n.size() - 12, 12, "_status.json") == 0) {
+      const json j = read_json(it->path());
+      scans.push_back({j.value("subject", ""), j.value("tracer", ""), j.value("status", ""), it->path().parent_path()});
+    }
+  }
+  return scans;
+}
+}  // namespace
+
+GroupResult run_group(const GroupOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(o.derivatives, ec))
+    throw make_error(o.derivatives.string(), ": derivatives directory not found (run petpipe run first)");
+  const fs::path ptsv = o.participants.empty() ? o.derivatives / "participants.tsv" : o.participants;
+  const Participants participants = read_participants(ptsv);
+  auto scans = find_scans(o.derivatives);
+
+  std::string tracer = o.tracer;
+  if (tracer.empty() && o.user_config.is_object() && o.user_config.contains("tracer"))
+    tracer = o.user_config["tracer"].get<std::string>();
+  if (tracer.empty()) {
+    std::set<std::string> tracers;
+    for (const auto& s : scans) tracers.insert(s.tracer);
+    if (tracers.size() != 1)
+      throw make_error(o.derivatives.string(), ": ", tracers.size(),
+                       " tracers among the scans; name one with --tracer or the configuration's \"tracer\"");
+    tracer = *tracers.begin();
+  }
+  const json cfg = effective_config(tracer, o.user_config, o.config_source);
+  const json& g = cfg["group"];
+  const std::string fwhm = format_number(cfg["smooth"]["fwhm_mm"].get<double>(), 10);
+
+  GroupResult res;
+  res.dir = o.derivatives / "group";
+  Table maps;
+  maps.columns = {"participant_id", "path"};
+  std::vector<std::string> map_paths;
+  for (const auto& id : participants.ids) {
+    const std::string sub = bare(id);
+    const Scan* found = nullptr;
+    for (const auto& s : scans)
+      if (s.subject == sub && canonical_tracer(s.tracer) == cfg["tracer"].get<std::string>()) found = &s;
+    fs::path map;
+    if (found && found->status == "complete") {
+      const std::string stem = "sub-" + sub + "_trc-" + cfg["tracer"].get<std::string>();
+      map = found->dir / "pet" /
+            (stem + "_space-MNIColin27_desc-sm" + fwhm + "_model-SRTM_meas-" + g["map"].get<std::string>() + "_mimap.nii.gz");
+    }
+    if (map.empty() || !fs::exists(map, ec)) {
+      res.missing.push_back("sub-" + sub);
+      continue;
+    }
+    res.included.push_back("sub-" + sub);
+    maps.add_row({"sub-" + sub, fs::absolute(map).string()});
+    map_paths.push_back(fs::absolute(map).string());
+  }
+  if (!res.missing.empty()) {
+    std::string list;
+    for (const auto& m : res.missing) list += (list.empty() ? "" : ", ") + m;
+    if (!o.allow_missing)
+      throw make_error(o.derivatives.string(), ": ", res.missing.size(), " participant(s) of ", ptsv.filename().string(),
+                       " have no complete ", cfg["tracer"].get<std::string>(), " results: ", list,
+                       " (rerun them, or use --allow-missing to analyse the ", res.included.size(), " complete ones)");
+    log::warn(res.missing.size(), " participant(s) missing or failed, analysed without them: ", list);
+  }
+  if (res.included.size() < 3)
+    throw make_error(o.derivatives.string(), ": only ", res.included.size(), " complete subject(s); a group analysis needs more");
+
+  fs::create_directories(res.dir);
+  // The participants table restricted to the included subjects.
+  Table all = read_tsv(ptsv);
+  Table sub_table;
+  sub_table.columns = all.columns;
+  const std::size_t idc = all.column_index("participant_id");
+  for (const auto& row : all.rows)
+    for (const auto& inc : res.included)
+      if (bare(row[idc]) == bare(inc)) sub_table.add_row(row);
+  const fs::path group_participants = res.dir / "participants.tsv";
+  const fs::path maps_tsv = res.dir / "maps.tsv";
+  write_tsv(group_participants, sub_table);
+  write_tsv(maps_tsv, maps);
+
+  std::vector<std::string> contrasts;
+  for (const auto& c : g["contrasts"]) contrasts.push_back(c.get<std::string>());
+  std::vector<std::vector<std::string>> commands;
+
+  // Voxelwise GLM.
+  std::vector<std::string> glm{"glm", "--maps-list", maps_tsv.string(), "--participants", group_participants.string(),
+                               "--design", g["design"].get<std::string>(), "--out", (res.dir / "voxelwise").string(),
+                               "--fdr", format_number(g["fdr_q"].get<double>(), 10),
+                               "--cluster-p", format_number(g["cluster_p"].get<double>(), 10), "--force"};
+  for (const auto& c : contrasts) glm.insert(glm.end(), {"--contrast", c});
+  if (g["permutations"].get<int>() > 0)
+    glm.insert(glm.end(), {"--permutations", std::to_string(g["permutations"].get<int>()), "--seed",
+                           std::to_string(g["seed"].get<int>())});
+  if (g["tfce"].get<bool>()) glm.push_back("--tfce");
+  commands.push_back(glm);
+
+  // ROI table of the smoothed maps and the ROI statistics.
+  const fs::path long_tsv = res.dir / ("roi_long_" + g["map"].get<std::string>() + ".tsv");
+  std::vector<std::string> roi{"roi", "--atlas", cfg["roi"]["atlas"].get<std::string>(), "--participants",
+                               group_participants.string(), "--out", long_tsv.string(), "--force", "--in"};
+  roi.insert(roi.end(), map_paths.begin(), map_paths.end());
+  roi.push_back("--rois");
+  for (const auto& r : cfg["roi"]["regions"]) roi.push_back(r.get<std::string>());
+  commands.push_back(roi);
+  std::vector<std::string> roi_glm{"glm", "--roi-table", long_tsv.string(), "--participants", group_participants.string(),
+                                   "--design", g["design"].get<std::string>(), "--out", (res.dir / "roi").string(),
+                                   "--force"};
+  for (const auto& c : contrasts) roi_glm.insert(roi_glm.end(), {"--contrast", c});
+  commands.push_back(roi_glm);
+
+  json summary;
+  summary["included"] = res.included;
+  summary["missing"] = res.missing;
+  summary["commands"] = json::array();
+  for (const auto& cmd : commands) {
+    std::string line = "petpipe";
+    for (const auto& a : cmd) line += " " + a;
+    log::info("group: ", line);
+    cli::run_in_process(cmd);
+    summary["commands"].push_back(line);
+  }
+  Provenance prov;
+  prov.configuration = cfg;
+  prov.inputs = {ptsv};
+  json j = prov.to_json();
+  j["Group"] = summary;
+  write_json(res.dir / "group_summary.json", j);
+  return res;
+}
+
+}  // namespace petpipe::pipeline
