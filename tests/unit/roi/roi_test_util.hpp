@@ -36,7 +36,7 @@ inline CmdResult run(const std::string& cmd) {
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
-inline CmdResult petpipe(const std::string& args) {
+inline CmdResult run_petpipe(const std::string& args) {
   const char* exe = std::getenv("PETPIPE_EXE");
   if (!exe) return {-1, "PETPIPE_EXE not set"};
   return run(std::string(exe) + " " + args);
