@@ -111,6 +111,24 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
   for (Image3D* im : {&r.bpnd, &r.r1, &r.k2, &r.k2a, &r.rss, &r.theta3_index}) *im = Image3D(pet.geom, 0.0f);
   r.grid_edge = Mask(pet.geom, 0);
   r.fitted = Mask(pet.geom, 0);
+  // Voxels outside the mask stay 0 unless their data are non-finite: those are NaN in every map.
+  {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::atomic<std::size_t> outside{0};
+    parallel_for(nvox, [&](std::size_t v0, std::size_t v1) {
+      std::size_t c = 0;
+      for (std::size_t f = 0; f < nf; ++f) {
+        const float* fr = pet.frame(f);
+        for (std::size_t v = v0; v < v1; ++v)
+          if (!mask.data[v] && !std::isfinite(fr[v]) && !std::isnan(r.bpnd.data[v])) {
+            for (Image3D* im : {&r.bpnd, &r.r1, &r.k2, &r.k2a, &r.rss, &r.theta3_index}) im->data[v] = nan;
+            ++c;
+          }
+      }
+      outside += c;
+    }, 4096);
+    r.nonfinite_outside_mask = outside;
+  }
   const auto t1 = clock::now();
   r.basis_seconds = std::chrono::duration<double>(t1 - t0).count();
 

@@ -16,7 +16,8 @@
 // must be lambda. Then R1 = theta1, k2a = theta3 - lambda, k2 = theta2 + theta1 k2a,
 // BPND = k2 / k2a - 1; the same physical grid gives the same BPND for corrected and uncorrected data.
 //
-// Voxel policy: voxels outside the mask are 0 in every map (not fitted). Mask voxels with a non-finite
+// Voxel policy: voxels outside the mask are 0 in every map (not fitted), except voxels with a non-finite
+// value in some frame, which are NaN (missing data, also when a brain mask left them out). Mask voxels with a non-finite
 // value in any frame, or whose TAC is zero in every frame, are NaN in every map and counted. Negative
 // BPND is kept (not clipped) and counted. Voxels whose best basis is the first or last of the grid are
 // flagged in grid_edge (their parameters are bounded by the grid, not estimated).
@@ -52,8 +53,9 @@ struct BfmResult {
   std::size_t mask_voxels = 0, fitted_voxels = 0;
   std::size_t skipped_nonfinite = 0, skipped_zero = 0;
   std::size_t negative_bpnd = 0, grid_edge_voxels = 0;
+  std::size_t nonfinite_outside_mask = 0;  // voxels outside the mask with non-finite data (NaN maps)
   double fit_seconds = 0.0;   // wall time of the voxel fits (basis set-up excluded)
-  double basis_seconds = 0.0; // wall time of the basis computation
+  double basis_seconds = 0.0; // wall time of the set-up: bases, projections, output images
 };
 
 // `reference` holds the reference TAC frame averages (same decay state and unit as `pet`); `mask` is on
