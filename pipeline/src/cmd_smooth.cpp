@@ -1,4 +1,5 @@
 // petpipe smooth: Gaussian smoothing of a 3D image or of every frame of a 4D PET image.
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -69,7 +70,9 @@ int run_smooth(const po::variables_map& vm) {
     DynamicImage pet = read_dynamic(in, ro);
     log::info("smoothing ", pet.frame_count(), " frames of ", in.filename().string(), " with FWHM ", fwhm[0],
               " x ", fwhm[1], " x ", fwhm[2], " mm");
+    const auto t0 = std::chrono::steady_clock::now();
     smooth::gaussian_frames(pet, options);
+    log::info("smoothing took ", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
     // The PET sidecar travels with the image: its own fields, the frame table as written (values are now
     // kBq/mL), and the provenance.
     sidecar = read_json(in_json);
@@ -83,7 +86,9 @@ int run_smooth(const po::variables_map& vm) {
   } else {
     Image3D img = read_image(in);
     log::info("smoothing ", in.filename().string(), " with FWHM ", fwhm[0], " x ", fwhm[1], " x ", fwhm[2], " mm");
+    const auto t0 = std::chrono::steady_clock::now();
     smooth::gaussian_inplace(img.data.data(), img.geom, options);
+    log::info("smoothing took ", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
     if (fs::exists(in_json, ec)) {
       const nlohmann::json j = read_json(in_json);
       if (j.is_object()) sidecar = j;
