@@ -125,8 +125,8 @@ struct SlurmView {
   std::vector<SlurmRecord> jobcomp;
   bool have_jobcomp = false;
 
-  explicit SlurmView(std::optional<fs::path> sc) : scontrol(std::move(sc)) {
-    if (!scontrol) return;
+  SlurmView(std::optional<fs::path> sc, bool load_jobcomp) : scontrol(std::move(sc)) {
+    if (!scontrol || !load_jobcomp) return;
     try {
       const auto cfg = run_process({scontrol->string(), "show", "config"});
       if (cfg.exit_code != 0) return;
@@ -190,7 +190,10 @@ int run_status(const po::variables_map& vm, const fs::path& out) {
   const auto statuses = read_status_files(out);
   const auto subs = read_submissions(out);
   const auto tools = find_tools(vm, false);
-  SlurmView slurm(tools.scontrol);
+  // Slurm is asked only about jobs petpipe submitted (a configured but unreachable cluster is slow to
+  // answer).
+  const bool submitted_before = !subs.j["submissions"].empty();
+  SlurmView slurm(submitted_before ? tools.scontrol : std::nullopt, true);
 
   // Subject -> latest Slurm task of it ("12_3") and that task's state.
   struct Task {
@@ -325,7 +328,7 @@ int run_status(const po::variables_map& vm, const fs::path& out) {
       os << ", " << n << " " << k;
   os << "\n";
   if (!tools.scontrol) os << "note: scontrol not found; queued and running jobs are not shown\n";
-  else if (!slurm.have_jobcomp && !subs.j["submissions"].empty())
+  else if (!slurm.have_jobcomp && submitted_before)
     os << "note: no job-completion text file (JobCompType=jobcomp/filetxt); jobs Slurm has forgotten are "
           "shown from their status files only\n";
   std::cout << os.str();
@@ -435,8 +438,8 @@ int run_slurm(const po::variables_map& vm) {
   }
 
   // Refuse to submit a subject that an earlier submission still has queued or running.
-  if (!to_run.empty()) {
-    SlurmView slurm(tools.scontrol);
+  if (!to_run.empty() && !subs.j["submissions"].empty()) {
+    const SlurmView slurm(tools.scontrol, false);
     std::vector<std::string> busy;
     for (const auto& s : subs.j["submissions"]) {
       const std::string array_id = s.value("array_job", "");
