@@ -14,7 +14,6 @@ json default_config() {
   return json::parse(R"({
     "tracer": "",
     "realign": {
-      "enabled": true,
       "fwhm_mm": 7.0,
       "reference_frame": -1,
       "exclude_frames": [],
@@ -25,7 +24,7 @@ json default_config() {
       "interpolation": "linear"
     },
     "normalize": {
-      "template": "T1_brain",
+      "template": "auto",
       "deformable": true,
       "working_spacing_mm": 2.0
     },

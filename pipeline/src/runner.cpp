@@ -17,6 +17,9 @@
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/pipeline/config.hpp"
 #include "petpipe/pipeline/stage_cache.hpp"
+#include "petpipe/kinetics/convolution.hpp"
+#include "petpipe/kinetics/reference.hpp"
+#include "petpipe/kinetics/regional.hpp"
 #include "petpipe/roi/atlas.hpp"
 
 namespace petpipe::pipeline {
@@ -109,8 +112,9 @@ ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const json&
   p.dir = out / ("sub-" + scan.subject);
   if (!scan.session.empty()) p.dir /= "ses-" + scan.session;
   p.pet_dir = p.dir / "pet";
-  p.anat_dir = p.dir / "anat";
-  p.xfm_dir = p.dir / "xfm";
+  p.norm_dir = p.dir / "normalize";
+  p.xfm_dir = p.norm_dir / "transforms";
+  p.reference = config["reference"]["region"].get<std::string>();
   bids::Name src;
   if (auto n = bids::parse_name(scan.image.filename().string())) src = *n;
   src.set("sub", scan.subject);
@@ -125,8 +129,13 @@ ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const json&
   p.mean = d({{"desc", "mean"}}, "pet", ".nii.gz");
   p.motion = d({}, "motion", ".tsv");
   p.motion_json = d({}, "motion", ".json");
-  p.ref_mask = d({{"desc", "ref"}}, "mask", ".nii.gz");
-  p.dseg = d({{"seg", "AAL"}}, "dseg", ".nii.gz");
+  const std::string sub_ses = "sub-" + scan.subject + (scan.session.empty() ? "" : "_ses-" + scan.session);
+  p.ref_mask = p.norm_dir / bids::derivative_name(src, {{"desc", p.reference}}, "mask", ".nii.gz");
+  p.dseg = p.norm_dir / bids::derivative_name(src, {{"seg", "AAL"}}, "dseg", ".nii.gz");
+  p.pet_in_t1 = p.norm_dir / bids::derivative_name(src, {{"space", "T1w"}, {"desc", "mean"}}, "pet", ".nii.gz");
+  p.t1_mni = p.norm_dir / (sub_ses + "_space-MNIColin27_T1w.nii.gz");
+  for (const char* f : {"transforms.json", "pet_to_t1_rigid.txt", "t1_to_mni_affine.txt"})
+    p.transforms.push_back(p.xfm_dir / f);
   auto map = [&](const std::string& meas) { return d({{"model", "SRTM"}, {"meas", meas}}, "mimap", ".nii.gz"); };
   p.bpnd = map("BPND");
   p.r1 = map("R1");
@@ -143,8 +152,6 @@ ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const json&
   p.tacs = d({{"seg", "AAL"}}, "tacs", ".tsv");
   p.fits = d({{"seg", "AAL"}, {"desc", "fits"}}, "tacs", ".tsv");
   p.kinpar = d({{"seg", "AAL"}, {"model", "SRTM"}}, "kinpar", ".tsv");
-  p.t1_mni = p.anat_dir / ("sub-" + scan.subject + (scan.session.empty() ? "" : "_ses-" + scan.session) +
-                           "_space-MNIColin27_T1w.nii.gz");
   p.h5 = p.dir / (p.stem + "_pet.h5");
   p.report = p.dir / (p.stem + "_report.html");
   p.status = p.dir / (p.stem + "_status.json");
@@ -273,6 +280,121 @@ std::size_t run_cohort(const RunOptions& options) {
 
 namespace {
 
+// Appends a string column to a table (same number of rows).
+void add_column(Table& t, const std::string& name, const std::vector<double>& values) {
+  if (values.size() != t.rows.size())
+    throw make_error("column ", name, ": ", values.size(), " values for ", t.rows.size(), " rows");
+  t.columns.push_back(name);
+  for (std::size_t r = 0; r < t.rows.size(); ++r) t.rows[r].push_back(format_number(values[r], 10));
+}
+
+// The value column of a one-column TAC table (frame_start, frame_end, value).
+std::vector<double> tac_column(const Table& t, const fs::path& file) {
+  for (const auto& c : t.columns)
+    if (c != "frame_start" && c != "frame_end") return t.numeric_column(c);
+  throw make_error(file.string(), ": no value column");
+}
+
+// Regional TACs in PET space (petpipe roi on the realigned PET with the native AAL labels) plus the
+// reference TAC as a "reference" column.
+void regional_tacs_stage(const ScanPaths& p, const json& cfg, const std::vector<std::string>& regions) {
+  const fs::path tmp = p.state_dir / "roi_tacs.tsv";
+  std::vector<std::string> args{"roi", "--in", p.mc.string(), "--atlas", cfg["roi"]["atlas"].get<std::string>(),
+                                "--labels", p.dseg.string(), "--out", tmp.string(), "--force", "--rois"};
+  args.insert(args.end(), regions.begin(), regions.end());
+  cli::run_in_process(args);
+  Table t = read_tsv(tmp);
+  const Table ref = read_tsv(p.ref_tac);
+  add_column(t, "reference", tac_column(ref, p.ref_tac));
+  write_tsv(p.tacs, t);
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::remove(sidecar_path(tmp), ec);
+}
+
+// Regional SRTM by nonlinear least squares on the regional TACs.
+void regional_fits_stage(const ScanPaths& p, const json& cfg) {
+  const Table tacs = read_tsv(p.tacs);
+  const FrameTable frames = read_pet_sidecar(p.mc_json, 0, nullptr);
+  if (frames.size() != tacs.rows.size())
+    throw make_error(p.tacs.filename().string(), ": ", tacs.rows.size(), " rows for ", frames.size(), " frames");
+  const auto ft = kinetics::FrameTimes::from(frames);
+  const std::vector<double> ref = tacs.numeric_column("reference");
+  kinetics::NllsOptions o;
+  const auto scheme = kinetics::parse_weight_scheme(cfg["srtm"]["weights"].get<std::string>());
+  o.weights = kinetics::frame_weights(scheme, frames, ref);
+  if (!frames.decay_corrected) o.decay_constant_per_min = frames.decay_constant_per_s() * 60.0;
+  Table fits;
+  fits.columns = {"frame_start", "frame_end"};
+  for (std::size_t f = 0; f < frames.size(); ++f)
+    fits.rows.push_back({format_number(frames.start_s[f], 10), format_number(frames.end_s(f), 10)});
+  Table kin;
+  kin.columns = {"roi", "R1", "k2", "k2a", "BPND", "se_R1", "se_k2", "se_BPND", "rss", "converged", "at_bound"};
+  for (const auto& c : tacs.columns) {
+    if (c == "frame_start" || c == "frame_end" || c == "reference") continue;
+    const auto y = tacs.numeric_column(c);
+    bool finite = true;
+    for (double v : y) finite = finite && std::isfinite(v);
+    if (!finite) {
+      log::warn("sub-", p.subject, ": ", c, ": TAC has n/a frames; no regional fit");
+      add_column(fits, c, std::vector<double>(frames.size(), std::nan("")));
+      kin.add_row({c, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "0", "0"});
+      continue;
+    }
+    const kinetics::SrtmFit fit = kinetics::srtm_nlls(ft, ref, y, o);
+    add_column(fits, c, fit.fitted);
+    kin.add_row({c, format_number(fit.r1), format_number(fit.k2), format_number(fit.k2a), format_number(fit.bpnd),
+                 format_number(fit.se_r1), format_number(fit.se_k2), format_number(fit.se_bpnd),
+                 format_number(fit.rss), fit.converged ? "1" : "0", fit.at_bound ? "1" : "0"});
+  }
+  add_column(fits, "reference", ref);
+  write_tsv(p.fits, fits);
+  write_tsv(p.kinpar, kin);
+}
+
+// Table -> HDF5 group: one dataset per numeric column, the column names as a string dataset.
+void table_to_h5(H5File& h5, const std::string& group, const Table& t) {
+  std::vector<std::string> names;
+  for (const auto& c : t.columns) {
+    std::vector<double> v;
+    try {
+      v = t.numeric_column(c);
+    } catch (const Error&) {
+      h5.write_strings(group + "/" + c, t.string_column(c));
+      names.push_back(c);
+      continue;
+    }
+    h5.write(group + "/" + c, v);
+    names.push_back(c);
+  }
+  h5.write_strings(group + "/columns", names);
+}
+
+void hdf5_stage(const ScanPaths& p, const json& cfg) {
+  H5File h5(p.h5, H5File::Mode::create);
+  h5.set_attribute("/", "subject", p.subject);
+  h5.set_attribute("/", "tracer", p.tracer);
+  h5.set_attribute("/", "petpipe_version", version_string());
+  h5.set_attribute("/", "git_hash", git_hash());
+  h5.set_attribute("/", "configuration", cfg.dump());
+  const FrameTable frames = read_pet_sidecar(p.mc_json, 0, nullptr);
+  h5.write("/frames/start_s", frames.start_s);
+  h5.write("/frames/duration_s", frames.duration_s);
+  h5.set_attribute("/frames", "decay_corrected", frames.decay_corrected ? "true" : "false");
+  h5.set_attribute("/frames", "half_life_s", frames.half_life_s);
+  table_to_h5(h5, "/motion", read_tsv(p.motion));
+  table_to_h5(h5, "/tacs/measured", read_tsv(p.tacs));
+  h5.set_attribute("/tacs/measured", "units", frames.units);
+  if (cfg["roi"]["regional_fits"].get<bool>()) {
+    table_to_h5(h5, "/tacs/fitted", read_tsv(p.fits));
+    table_to_h5(h5, "/fits/srtm_nlls", read_tsv(p.kinpar));
+  }
+  table_to_h5(h5, "/roi/mni_smoothed_bpnd", read_tsv(p.roistats));
+  const json tj = read_json(p.xfm_dir / "transforms.json");
+  h5.set_attribute("/transforms", "description", tj.dump());
+  h5.close();
+}
+
 std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi::Atlas& atlas) {
   std::vector<Stage> stages;
   const json& rc = cfg["realign"];
@@ -280,9 +402,9 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     Stage s;
     s.name = "realign";
     s.args = {"realign", "--pet", p.pet.string(), "--out", p.pet_dir.string(), "--force",
-              "--fwhm", num(rc["fwhm_mm"]), "--metric", rc["metric"].get<std::string>(), "--interp", rc["interpolation"].get<std::string>(),
-              "--start-time", num(rc["start_time_s"]), "--empty-fraction", num(rc["empty_fraction"]),
-              "--excluded", rc["excluded_policy"].get<std::string>()};
+              "--fwhm", num(rc["fwhm_mm"]), "--metric", rc["metric"].get<std::string>(), "--interp",
+              rc["interpolation"].get<std::string>(), "--start-time", num(rc["start_time_s"]),
+              "--empty-fraction", num(rc["empty_fraction"]), "--excluded", rc["excluded_policy"].get<std::string>()};
     if (rc["reference_frame"].get<int>() > 0) {
       s.args.push_back("--ref-frame");
       s.args.push_back(std::to_string(rc["reference_frame"].get<int>()));
@@ -295,7 +417,96 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     s.outputs = {p.mc, p.mc_json, p.mean, p.motion, p.motion_json};
     stages.push_back(s);
   }
-  (void)atlas;
+  const json& nc = cfg["normalize"];
+  const std::string atlas_name = cfg["roi"]["atlas"].get<std::string>();
+  {
+    Stage s;
+    s.name = "normalize";
+    s.args = {"normalize", "--pet-mean", p.mean.string(), "--t1", p.t1.string(), "--out", p.norm_dir.string(),
+              "--tracer", p.tracer, "--reference", p.reference, "--atlas", atlas_name,
+              "--template", nc["template"].get<std::string>(), "--working-spacing", num(nc["working_spacing_mm"]),
+              "--force"};
+    if (!nc["deformable"].get<bool>()) s.args.push_back("--affine-only");
+    s.inputs = {p.mean, p.t1, atlas.definition_file};
+    s.outputs = p.transforms;
+    s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.dseg, p.ref_mask});
+    stages.push_back(s);
+  }
+  const json& sc = cfg["srtm"];
+  {
+    Stage s;
+    s.name = "srtm";
+    s.args = {"srtm", "--pet", p.mc.string(), "--ref-mask", p.ref_mask.string(), "--out", p.pet_dir.string(),
+              "--tracer", p.tracer, "--weights", sc["weights"].get<std::string>(),
+              "--theta3-min", num(sc["theta3_min_per_min"]), "--theta3-max", num(sc["theta3_max_per_min"]),
+              "--basis", std::to_string(sc["basis_functions"].get<int>()),
+              "--mask-threshold", num(sc["mask_threshold_fraction"]), "--force"};
+    s.inputs = {p.mc, p.mc_json, p.ref_mask};
+    s.outputs = {p.bpnd, p.r1, p.k2, p.k2a, p.rss, p.gridedge, p.ref_tac};
+    stages.push_back(s);
+  }
+  {
+    Stage s;
+    s.name = "warp";
+    s.args = {"normalize", "--apply", "--in", p.bpnd.string(), "--transforms", p.xfm_dir.string(),
+              "--out", p.mni_bpnd.string(), "--spacing", num(cfg["mni"]["voxel_mm"]), "--force"};
+    s.inputs = {p.bpnd};
+    s.inputs.insert(s.inputs.end(), p.transforms.begin(), p.transforms.end());
+    s.outputs = {p.mni_bpnd};
+    stages.push_back(s);
+  }
+  {
+    Stage s;
+    s.name = "smooth";
+    s.args = {"smooth", "--in", p.mni_bpnd.string(), "--out", p.mni_sm_bpnd.string(), "--fwhm",
+              num(cfg["smooth"]["fwhm_mm"]), "--force"};
+    s.inputs = {p.mni_bpnd};
+    s.outputs = {p.mni_sm_bpnd};
+    stages.push_back(s);
+  }
+  const std::vector<std::string> regions = string_list(cfg["roi"]["regions"]);
+  {
+    Stage s;
+    s.name = "roistats";
+    s.args = {"roi", "--in", p.mni_sm_bpnd.string(), "--atlas", atlas_name, "--out", p.roistats.string(), "--force",
+              "--rois"};
+    s.args.insert(s.args.end(), regions.begin(), regions.end());
+    s.inputs = {p.mni_sm_bpnd, atlas.definition_file};
+    s.outputs = {p.roistats};
+    stages.push_back(s);
+  }
+  // Regions that can be formed from labels in PET space (those cut by MNI planes cannot).
+  std::vector<std::string> native_regions;
+  for (const auto& r : regions)
+    if (atlas.region(r).limits.empty()) native_regions.push_back(r);
+  {
+    Stage s;
+    s.name = "tacs";
+    s.parameters = {{"regions", native_regions}, {"atlas", atlas_name}};
+    s.body = [p, cfg, native_regions] { regional_tacs_stage(p, cfg, native_regions); };
+    s.inputs = {p.mc, p.mc_json, p.dseg, p.ref_tac, atlas.definition_file};
+    s.outputs = {p.tacs};
+    stages.push_back(s);
+  }
+  if (cfg["roi"]["regional_fits"].get<bool>()) {
+    Stage s;
+    s.name = "fits";
+    s.parameters = {{"weights", sc["weights"]}, {"model", "SRTM NLLS"}};
+    s.body = [p, cfg] { regional_fits_stage(p, cfg); };
+    s.inputs = {p.tacs, p.mc_json};
+    s.outputs = {p.fits, p.kinpar};
+    stages.push_back(s);
+  }
+  {
+    Stage s;
+    s.name = "hdf5";
+    s.parameters = cfg;
+    s.body = [p, cfg] { hdf5_stage(p, cfg); };
+    s.inputs = {p.mc_json, p.motion, p.tacs, p.roistats, p.xfm_dir / "transforms.json"};
+    if (cfg["roi"]["regional_fits"].get<bool>()) s.inputs.insert(s.inputs.end(), {p.fits, p.kinpar});
+    s.outputs = {p.h5};
+    stages.push_back(s);
+  }
   return stages;
 }
 

@@ -31,8 +31,8 @@ struct ScanPaths {
   fs::path pet, sidecar, t1;
   fs::path dir;       // OUT/sub-XX[/ses-YY]
   fs::path pet_dir;   // .../pet
-  fs::path anat_dir;  // .../anat
-  fs::path xfm_dir;   // .../xfm
+  fs::path norm_dir;  // .../normalize (petpipe normalize: transforms/, T1 in MNI, labels, reference mask)
+  fs::path xfm_dir;   // .../normalize/transforms
   fs::path state_dir; // .../.petpipe (stage records)
   std::string stem;   // sub-XX[_ses-YY]_trc-T
   fs::path mc, mc_json, mean, motion, motion_json;
@@ -40,9 +40,10 @@ struct ScanPaths {
   fs::path bpnd, r1, k2, k2a, rss, gridedge, ref_tac;
   fs::path mni_bpnd, mni_sm_bpnd;
   fs::path roistats, tacs, fits, kinpar;
-  fs::path t1_mni;
+  fs::path t1_mni, pet_in_t1;
   fs::path h5, report, status, config;
   std::vector<fs::path> transforms;  // files written by `petpipe normalize`
+  std::string reference;             // reference region name
 };
 ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const nlohmann::json& config);
 

@@ -1,0 +1,396 @@
+// petpipe normalize: PET -> T1 coregistration, T1 -> MNI normalisation, atlas labels and the
+// reference region in PET space; --apply warps any image with saved transforms.
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "petpipe/core/bids.hpp"
+#include "petpipe/core/error.hpp"
+#include "petpipe/core/log.hpp"
+#include "petpipe/core/nifti_io.hpp"
+#include "petpipe/core/provenance.hpp"
+#include "petpipe/core/tsv.hpp"
+#include "petpipe/normalize/normalize.hpp"
+#include "petpipe/pipeline/command.hpp"
+#include "petpipe/roi/atlas.hpp"
+
+namespace petpipe::cli {
+
+namespace {
+
+namespace nz = petpipe::normalize;
+
+bool is_nifti(const fs::path& p) {
+  const std::string s = p.filename().string();
+  auto ends = [&](const std::string& e) { return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0; };
+  return ends(".nii") || ends(".nii.gz");
+}
+
+void require_file(const fs::path& p, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw make_error(p.string(), ": ", what, " not found");
+}
+
+// "sub-01_trc-carfentanil_pet.nii.gz" -> "sub-01_trc-carfentanil"
+std::string output_stem(const fs::path& p) {
+  // BIDS names keep their subject, session, tracer, reconstruction and run entities only, so that
+  // "sub-01_trc-carfentanil_desc-mean_pet" gives "sub-01_trc-carfentanil" (outputs add their own desc).
+  if (auto name = bids::parse_name(p.filename().string())) {
+    std::string s = bids::derivative_name(*name, {}, "x", "");
+    return s.substr(0, s.size() - 2);
+  }
+  std::string s = strip_image_extension(p.filename().string());
+  for (const char* suffix : {"_pet", "_T1w"}) {
+    const std::string x(suffix);
+    if (s.size() > x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0) return s.substr(0, s.size() - x.size());
+  }
+  return s;
+}
+
+Image3D time_average(const DynamicImage& pet) {
+  Image3D m(pet.geom, 0.0f);
+  double total = 0;
+  for (std::size_t f = 0; f < pet.frame_count(); ++f) {
+    const double w = pet.frames.duration_s[f];
+    const float* p = pet.frame(f);
+    for (std::size_t v = 0; v < m.data.size(); ++v)
+      if (std::isfinite(p[v])) m.data[v] += float(w * p[v]);
+    total += w;
+  }
+  for (auto& v : m.data) v = float(v / total);
+  return m;
+}
+
+double zero_fraction(const Image3D& img) {
+  std::size_t z = 0;
+  for (float v : img.data) z += !(v > 0);
+  return double(z) / double(std::max<std::size_t>(1, img.data.size()));
+}
+
+Geometry output_grid(const po::variables_map& vm) {
+  const double spacing = vm["spacing"].as<double>();
+  const auto box = vm["bbox"].as<std::vector<double>>();
+  if (box.size() != 6) throw make_error("--bbox takes 6 numbers (xmin ymin zmin xmax ymax zmax, MNI mm), not ", box.size());
+  return nz::mni_grid(spacing, {box[0], box[1], box[2]}, {box[3], box[4], box[5]});
+}
+
+nlohmann::json geometry_json(const Geometry& g) {
+  return {{"size", g.size}, {"spacing_mm", g.spacing}, {"origin_lps_mm", g.origin}, {"direction", g.direction}};
+}
+
+Geometry geometry_from_json(const nlohmann::json& j) {
+  Geometry g;
+  g.size = j.at("size").get<std::array<std::size_t, 3>>();
+  g.spacing = j.at("spacing_mm").get<Vec3>();
+  g.origin = j.at("origin_lps_mm").get<Vec3>();
+  g.direction = j.at("direction").get<Mat3>();
+  return g;
+}
+
+// ------------------------------------------------------------------------------------- --apply
+int run_apply(const po::variables_map& vm) {
+  if (!vm.count("in")) throw Error("--apply: no --in FILE given");
+  if (!vm.count("transforms")) throw Error("--apply: no --transforms DIR given (the transforms/ folder of a normalize run)");
+  if (!vm.count("out")) throw Error("--apply: no --out FILE given");
+  const fs::path in = vm["in"].as<std::string>();
+  const fs::path dir = vm["transforms"].as<std::string>();
+  const fs::path out = vm["out"].as<std::string>();
+  const bool inverse = vm.count("inverse") > 0, labels = vm.count("labels") > 0, force = vm.count("force") > 0;
+  require_file(in, "input image");
+  if (!is_nifti(out)) throw make_error(out.string(), ": --out must be a NIfTI file name (.nii or .nii.gz)");
+  std::error_code ec;
+  if (fs::exists(out, ec) && !force) throw make_error(out.string(), ": exists (use --force to overwrite)");
+  const nz::SubjectTransforms t = nz::read_transforms(dir);
+
+  Geometry target;
+  nz::Transform pull;
+  if (inverse) {
+    if (vm.count("like")) {
+      target = read_image_info(vm["like"].as<std::string>()).geom;
+    } else {
+      const fs::path j = dir / "transforms.json";
+      const auto js = read_json(j);
+      if (!js.contains("pet_grid")) throw make_error(j.string(), ": no pet_grid recorded; give --like FILE");
+      target = geometry_from_json(js["pet_grid"]);
+    }
+    pull = t.pet_to_mni();
+  } else {
+    target = output_grid(vm);
+    pull = t.mni_to_pet();
+  }
+  if (labels) {
+    const LabelImage src = read_labels(in);
+    write_labels(out, nz::resample_nearest(src, target, pull));
+  } else {
+    const Image3D src = read_image(in);
+    write_image(out, nz::resample_linear(src, target, pull));
+  }
+  Provenance prov;
+  prov.inputs = {in, dir / "transforms.json"};
+  prov.configuration = {{"normalize_apply",
+                         {{"direction", inverse ? "MNI -> PET" : "PET -> MNI"},
+                          {"interpolation", labels ? "nearest" : "linear"},
+                          {"grid", geometry_json(target)}}}};
+  write_json(sidecar_path(out), prov.to_json());
+  log::info("normalize --apply: wrote ", out.string());
+  return 0;
+}
+
+// ------------------------------------------------------------------------------------ normalize
+int run_normalize(const po::variables_map& vm) {
+  if (vm.count("apply")) return run_apply(vm);
+  if (!vm.count("t1")) throw Error("no --t1 FILE given");
+  if (!vm.count("pet") && !vm.count("pet-mean")) throw Error("no --pet FILE or --pet-mean FILE given");
+  if (vm.count("pet") && vm.count("pet-mean")) throw Error("give either --pet or --pet-mean, not both");
+  if (!vm.count("out")) throw Error("no --out DIR given");
+  const fs::path t1_path = vm["t1"].as<std::string>();
+  const bool dynamic = vm.count("pet") > 0;
+  const fs::path pet_path = dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
+  const fs::path out = vm["out"].as<std::string>();
+  const bool force = vm.count("force") > 0;
+  require_file(t1_path, "T1 image");
+  require_file(pet_path, "PET image");
+  std::error_code ec;
+  const fs::path xdir = out / "transforms";
+  if (fs::exists(xdir / "transforms.json", ec) && !force)
+    throw make_error(out.string(), ": holds a previous normalize run (use --force to overwrite)");
+
+  // Atlas and templates first: a missing template package fails before any work.
+  const roi::Atlas atlas = roi::load_atlas(vm["atlas"].as<std::string>());
+  const std::string template_choice = vm["template"].as<std::string>();
+  if (template_choice != "auto" && template_choice != "head" && template_choice != "brain")
+    throw make_error("--template ", template_choice, ": expected auto, head or brain");
+
+  // Inputs.
+  DynamicImage pet;
+  Image3D pet_mean;
+  if (dynamic) {
+    pet = read_dynamic(pet_path);
+    pet_mean = time_average(pet);
+  } else {
+    pet_mean = read_image(pet_path);
+  }
+  const Image3D t1 = read_image(t1_path);
+  const bool brain_t1 = template_choice == "brain" || (template_choice == "auto" && zero_fraction(t1) > 0.6);
+  const char* tkey = brain_t1 ? "T1_brain" : "T1_head";
+  if (!atlas.templates.count(tkey)) throw make_error(atlas.definition_file.string(), ": no \"", tkey, "\" template");
+  const Image3D tpl = read_image(atlas.templates.at(tkey));
+
+  // Reference region choice.
+  std::string tracer = vm.count("tracer") ? vm["tracer"].as<std::string>() : (dynamic ? pet.frames.tracer : "");
+  std::transform(tracer.begin(), tracer.end(), tracer.begin(), ::tolower);
+  std::string ref_name = vm.count("reference") ? vm["reference"].as<std::string>() : "";
+  if (ref_name.empty() && !tracer.empty()) {
+    try {
+      ref_name = atlas.reference_for_tracer(tracer).name;
+    } catch (const Error&) {
+      if (vm.count("tracer")) throw;
+      log::warn("no reference region is defined for tracer \"", tracer, "\"; none placed");
+    }
+  }
+  const roi::ReferenceRegion* ref = ref_name.empty() ? nullptr : &atlas.reference(ref_name);
+
+  // Registration.
+  nz::CoregisterOptions co;
+  nz::TemplateOptions to;
+  to.working_spacing_mm = vm["working-spacing"].as<double>();
+  to.deformable = vm.count("affine-only") == 0;
+  if (!(to.working_spacing_mm >= 0.5 && to.working_spacing_mm <= 8))
+    throw make_error("--working-spacing ", to.working_spacing_mm, ": expected 0.5 to 8 mm");
+  if (vm.count("demons-iterations")) {
+    const std::string spec = vm["demons-iterations"].as<std::string>();
+    std::vector<int> its;
+    std::stringstream ss(spec);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      try {
+        its.push_back(std::stoi(item));
+      } catch (const std::exception&) {
+        throw make_error("--demons-iterations ", spec, ": expected comma-separated counts, e.g. 80,50,30");
+      }
+    }
+    if (its.empty() || its.size() > 4 || std::any_of(its.begin(), its.end(), [](int i) { return i < 0; }))
+      throw make_error("--demons-iterations ", spec, ": 1 to 4 non-negative counts, coarse to fine");
+    to.demons.iterations = its;
+    to.demons.shrink.clear();
+    for (std::size_t l = 0; l < its.size(); ++l) to.demons.shrink.push_back(1 << (its.size() - 1 - l));
+  }
+  to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
+  using clock = std::chrono::steady_clock;
+  auto seconds = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
+  nz::SubjectTransforms st;
+  auto t0 = clock::now();
+  const nz::CoregisterResult cr = nz::coregister(pet_mean, t1, co, pet_path.filename().string(), t1_path.filename().string());
+  st.t1_to_pet = cr.t1_to_pet;
+  const double t_coreg = seconds(t0);
+  t0 = clock::now();
+  st.normalization = nz::to_template(t1, tpl, to, t1_path.filename().string());
+  const double t_norm = seconds(t0);
+  log::info("normalize: time: PET -> T1 ", t_coreg, " s, T1 -> MNI ", t_norm, " s");
+
+  // Derived images.
+  const std::string stem = output_stem(pet_path);
+  const std::string tstem = output_stem(t1_path);
+  const Geometry mni1 = nz::mni_grid(1.0, {-90, -126, -72}, {90, 90, 108});
+  const Image3D t1_mni = nz::resample_linear(t1, mni1, st.mni_to_t1());
+  const Image3D pet_in_t1 = nz::resample_linear(pet_mean, t1.geom, st.t1_to_pet_transform());
+  const LabelImage aal = read_labels(atlas.labels_image);
+  const nz::Transform pet_to_mni = st.pet_to_mni();
+  const LabelImage native_labels = nz::resample_nearest(aal, pet_mean.geom, pet_to_mni);
+  const Image3D template_in_t1 = nz::resample_linear(tpl, t1.geom, st.t1_to_mni());
+
+  nz::ReferenceResult rr;
+  std::vector<double> ref_tac;
+  if (ref) {
+    const Mask rm = roi::region_mask(ref->region, aal);
+    Mask exclude(aal.geom, 0);
+    if (ref->name == "cerebellum_gm")
+      for (const auto& [value, name] : atlas.label_names)
+        if (name.rfind("Vermis", 0) == 0)
+          for (std::size_t v = 0; v < aal.data.size(); ++v)
+            if (aal.data[v] == value) exclude.data[v] = 1;
+    rr = nz::place_reference_region(rm, exclude, pet_mean, pet_to_mni, nz::reference_options_for(ref->name));
+    if (dynamic) ref_tac = nz::region_tac(pet, rr.mask);
+    log::info("normalize: reference region ", ref->name, ": ", rr.final_voxels, " PET voxels (",
+              rr.candidate_voxels, " before mode trimming)");
+  }
+
+  // Outputs (each written atomically; nothing is written before every step above succeeded).
+  fs::create_directories(out, ec);
+  if (ec) throw make_error(out.string(), ": cannot create directory: ", ec.message());
+  nz::write_transforms(xdir, st);
+  {
+    nlohmann::json j = read_json(xdir / "transforms.json");
+    j["pet_grid"] = geometry_json(pet_mean.geom);
+    j["t1_grid"] = geometry_json(t1.geom);
+    j["template"] = atlas.templates.at(tkey).string();
+    write_json(xdir / "transforms.json", j);
+  }
+  const std::string space = "space-" + (atlas.space.empty() ? std::string("MNI") : atlas.space);
+  write_image(out / (tstem + "_" + space + "_T1w.nii.gz"), t1_mni);
+  write_image(out / (stem + "_space-T1w_desc-mean_pet.nii.gz"), pet_in_t1);
+  write_image(out / (tstem + "_desc-template_T1w.nii.gz"), template_in_t1);
+  if (dynamic) write_image(out / (stem + "_desc-mean_pet.nii.gz"), pet_mean);
+  write_labels(out / (stem + "_seg-AAL_dseg.nii.gz"), native_labels);
+  nlohmann::json summary;
+  if (ref) {
+    write_mask(out / (stem + "_desc-" + ref->name + "_mask.nii.gz"), rr.mask);
+    summary["reference_region"] = {{"name", ref->name},
+                                   {"atlas_voxels", rr.template_voxels},
+                                   {"trimmed_atlas_voxels", rr.trimmed_template_voxels},
+                                   {"candidate_pet_voxels", rr.candidate_voxels},
+                                   {"final_pet_voxels", rr.final_voxels},
+                                   {"mean_pet_mode", rr.mode},
+                                   {"mean_pet_robust_sd", rr.robust_sd}};
+    if (dynamic) {
+      Table tab;
+      tab.columns = {"frame_start", "frame_end", ref->name};
+      for (std::size_t f = 0; f < ref_tac.size(); ++f)
+        tab.add_row({format_number(pet.frames.start_s[f]), format_number(pet.frames.end_s(f)), format_number(ref_tac[f])});
+      write_tsv(out / (stem + "_desc-" + ref->name + "_tacs.tsv"), tab);
+    }
+  }
+  summary["coregistration"] = {{"rotation_deg", st.t1_to_pet.rotation_degrees()},
+                               {"mattes_mi", cr.metric},
+                               {"nmi", cr.nmi},
+                               {"orientation_nmi", {cr.orientation.identity_nmi, cr.orientation.best_other_nmi}}};
+  summary["timing_s"] = {{"pet_to_t1", t_coreg}, {"t1_to_mni", t_norm}};
+  summary["normalization"] = {{"template", atlas.templates.at(tkey).string()},
+                              {"affine_scale", std::cbrt(st.normalization.mni_to_t1.determinant())},
+                              {"affine_mattes_mi", st.normalization.affine_metric},
+                              {"deformable", to.deformable},
+                              {"working_spacing_mm", to.working_spacing_mm},
+                              {"demons_rms", {st.normalization.demons_initial_rms, st.normalization.demons_final_rms}}};
+  Provenance prov;
+  prov.inputs = {pet_path, t1_path, atlas.definition_file, atlas.templates.at(tkey), atlas.labels_image};
+  prov.configuration = {{"normalize", summary}};
+  write_json(out / (stem + "_normalize.json"), prov.to_json());
+  log::info("normalize: wrote ", out.string());
+  return 0;
+}
+
+}  // namespace
+
+Command normalize_command() {
+  Command c;
+  c.name = "normalize";
+  c.synopsis = "PET -> T1 coregistration, T1 -> MNI normalisation, atlas regions in PET space";
+  c.description =
+      "Registers the mean PET (--pet-mean, or the duration-weighted mean of the frames of --pet) rigidly to "
+      "the subject's T1 (Mattes mutual information, 8/4/3 mm pyramid), and the T1 to the Colin27 MNI "
+      "template of Debian's mricron-data (ch2 with skull, or ch2bet for a skull-stripped T1; chosen "
+      "automatically) by an affine (Mattes MI) and then a symmetric-force demons displacement field on a "
+      "--working-spacing grid. Before registering, the images are checked for overlap and for a "
+      "different orientation convention (a far better match after a 90/180 degree axis rotation).\n\n"
+      "Writes into --out: transforms/ (pet_to_t1_rigid.txt and t1_to_mni_affine.txt as ITK transform files, "
+      "t1_to_mni_warp.nii.gz and its inverse as ITK/ANTs displacement fields, transforms.json), the T1 in "
+      "MNI space (1 mm), the template in T1 space and the mean PET in T1 space (QC overlays), AAL labels in "
+      "PET space (nearest neighbour), and for a tracer with a reference region (--tracer, or the sidecar's "
+      "TracerName) the trimmed reference mask in PET space and, for --pet, its TAC.\n\n"
+      "Reference-region trimming: in MNI space the top and bottom sixths of the region's vertical extent "
+      "are dropped (and for cerebellar grey matter voxels within 6 mm of the vermis); in PET space a voxel "
+      "is kept when at least half of it lies in the region (fractional occupancy, 27 sub-samples), it is "
+      "not on the region's boundary (face neighbours at least 10 % occupied) and its mean-PET value lies "
+      "within one robust SD of the mode of the region's histogram.\n\n"
+      "--apply warps an image with saved transforms: PET space -> MNI (default; 2 mm SPM box, linear) or, "
+      "with --inverse, MNI -> PET space; --labels uses nearest-neighbour interpolation.";
+  c.examples = {
+      {"petpipe normalize --pet sub-01_trc-carfentanil_pet.nii.gz --t1 sub-01_T1w.nii.gz --out deriv/sub-01",
+       "Coregister, normalise, and place the occipital reference region (carfentanil) in PET space."},
+      {"petpipe normalize --pet-mean mean.nii.gz --t1 t1.nii.gz --tracer madam --out norm",
+       "The same from a mean image, with the MADAM cerebellar grey-matter reference."},
+      {"petpipe normalize --apply --in bpnd.nii.gz --transforms norm/transforms --out bpnd_mni.nii.gz",
+       "Warp a PET-space map to MNI (2 mm, 91 x 109 x 91)."},
+      {"petpipe normalize --apply --inverse --labels --in /usr/share/mricron/templates/aal.nii.gz "
+       "--transforms norm/transforms --out aal_pet.nii.gz",
+       "Atlas labels into PET space."}};
+  c.references = {
+      "Mattes D et al. PET-CT image registration in the chest using free-form deformations. IEEE Trans Med "
+      "Imaging 2003;22:120-128.",
+      "Thirion JP. Image matching as a diffusion process: an analogy with Maxwell's demons. Med Image Anal "
+      "1998;2:243-260.",
+      "Vercauteren T et al. Diffeomorphic demons: efficient non-parametric image registration. NeuroImage "
+      "2009;45:S61-S72.",
+      "Karjalainen T et al. Magia: robust automated image processing and kinetic modeling toolbox for PET "
+      "neuroinformatics. Front Neuroinform 2020;14:3.",
+      "Tzourio-Mazoyer N et al. Automated anatomical labeling of activations in SPM. NeuroImage "
+      "2002;15:273-289."};
+  c.add_options = [](po::options_description& d, po::positional_options_description&) {
+    d.add_options()("pet", po::value<std::string>(), "dynamic PET (4D, PET-BIDS sidecar beside it)")
+        ("pet-mean", po::value<std::string>(), "mean PET image (3D), instead of --pet")
+        ("t1", po::value<std::string>(), "the subject's T1-weighted image")
+        ("out", po::value<std::string>(), "output directory (--apply: output image)")
+        ("tracer", po::value<std::string>(), "carfentanil | madam: picks the reference region")
+        ("reference", po::value<std::string>(), "reference region by name (occipital, cerebellum_gm)")
+        ("atlas", po::value<std::string>()->default_value("aal"), "atlas definition (name or JSON file)")
+        ("template", po::value<std::string>()->default_value("auto"),
+         "auto | head | brain: Colin27 with skull (ch2) or skull-stripped (ch2bet)")
+        ("working-spacing", po::value<double>()->default_value(2.0), "grid of the deformable step, mm")
+        ("affine-only", "T1 -> MNI by the affine alone")
+        ("demons-iterations", po::value<std::string>(),
+         "demons iterations per level, coarse to fine, e.g. 80,50,30 (levels at 4x, 2x, 1x --working-spacing)")
+        ("field-sigma", po::value<double>()->default_value(0.0),
+         "demons diffusion regularisation, sigma in mm (0: 1.5 x the level spacing)")
+        ("apply", "warp --in with the saved --transforms")
+        ("in", po::value<std::string>(), "--apply: image to warp")
+        ("transforms", po::value<std::string>(), "--apply: transforms/ folder of a normalize run")
+        ("inverse", "--apply: MNI -> PET space (default PET -> MNI)")
+        ("labels", "--apply: nearest-neighbour interpolation (label images)")
+        ("like", po::value<std::string>(), "--apply --inverse: image whose grid is the output grid")
+        ("spacing", po::value<double>()->default_value(2.0), "--apply: MNI output spacing, mm")
+        ("bbox", po::value<std::vector<double>>()->multitoken()->default_value({-90, -126, -72, 90, 90, 108}, "-90 -126 -72 90 90 108"),
+         "--apply: MNI bounding box xmin ymin zmin xmax ymax zmax (RAS mm)");
+  };
+  c.run = run_normalize;
+  return c;
+}
+
+PETPIPE_REGISTER_COMMAND(normalize_command, 50)
+
+}  // namespace petpipe::cli
