@@ -171,13 +171,17 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
           continue;
         }
         const float* zc = z.data() + j * nb;
+        // argmax |z_i|: a vectorised max, then the first index reaching it (scanned 16 at a time).
+        const float zmax = Eigen::Map<const Eigen::ArrayXf>(zc, static_cast<Eigen::Index>(nb)).abs().maxCoeff();
         std::size_t best = 0;
-        float zmax = -1.0f;
-        for (std::size_t i = 0; i < nb; ++i) {
-          const float a = std::abs(zc[i]);
-          if (a > zmax) {
-            zmax = a;
-            best = i;
+        for (std::size_t i0 = 0; i0 < nb; i0 += 16) {
+          const std::size_t i1 = std::min(nb, i0 + 16);
+          bool hit = false;
+          for (std::size_t i = i0; i < i1; ++i) hit |= std::abs(zc[i]) == zmax;
+          if (hit) {
+            best = i0;
+            while (std::abs(zc[best]) != zmax) ++best;
+            break;
           }
         }
         const float* col = y.data() + j * nf;
@@ -194,14 +198,18 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
         };
         // Confirm the float argmax in double precision: walk to a neighbour while it explains more.
         double zc_best = zdot(best);
-        for (int step = 0; step < 4; ++step) {
-          const double zl = best > 0 ? zdot(best - 1) : 0.0, zr = best + 1 < nb ? zdot(best + 1) : 0.0;
-          if (best > 0 && std::abs(zl) > std::abs(zc_best) && std::abs(zl) >= std::abs(zr)) {
+        double zm = best > 0 ? zdot(best - 1) : 0.0, zp = best + 1 < nb ? zdot(best + 1) : 0.0;
+        for (int step = 0; step < 8; ++step) {
+          if (best > 0 && std::abs(zm) > std::abs(zc_best) && std::abs(zm) >= std::abs(zp)) {
             --best;
-            zc_best = zl;
-          } else if (best + 1 < nb && std::abs(zr) > std::abs(zc_best)) {
+            zp = zc_best;
+            zc_best = zm;
+            zm = best > 0 ? zdot(best - 1) : 0.0;
+          } else if (best + 1 < nb && std::abs(zp) > std::abs(zc_best)) {
             ++best;
-            zc_best = zr;
+            zm = zc_best;
+            zc_best = zp;
+            zp = best + 1 < nb ? zdot(best + 1) : 0.0;
           } else {
             break;
           }
@@ -217,7 +225,6 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
         if (options.subgrid_refinement && !edge) {
           // RSS_j = y'Wy - z0^2 - z_j^2 at the neighbours; vertex of the parabola through the three
           // (in basis index), then theta1, theta2, theta3 interpolated quadratically to the vertex.
-          const double zm = zdot(best - 1), zp = zdot(best + 1);
           const double rm = yy - zz0 * zz0 - zm * zm, r0 = yy - zz0 * zz0 - zc_best * zc_best,
                        rp = yy - zz0 * zz0 - zp * zp;
           const double den = rm - 2.0 * r0 + rp;

@@ -41,7 +41,7 @@ struct BfmOptions {
   // Off: the classic BFM, parameters of the best grid basis. RSS and theta3_index always refer to the
   // best grid basis. Not applied to grid-edge voxels.
   bool subgrid_refinement = true;
-  std::size_t block_voxels = 1024;      // voxels per matrix product (memory per thread ~ bases x block x 4 B)
+  std::size_t block_voxels = 256;      // voxels per matrix product (memory per thread ~ bases x block x 4 B)
 };
 
 struct BfmResult {
