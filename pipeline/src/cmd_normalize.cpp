@@ -2,6 +2,7 @@
 // reference region in PET space; --apply warps any image with saved transforms.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <sstream>
 #include <cmath>
 #include <filesystem>
@@ -224,14 +225,17 @@ int run_normalize(const po::variables_map& vm) {
   to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
   using clock = std::chrono::steady_clock;
   auto seconds = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
+  auto cpu_seconds = [](std::clock_t a) { return double(std::clock() - a) / CLOCKS_PER_SEC; };  // all threads
   nz::SubjectTransforms st;
   auto t0 = clock::now();
+  auto c0 = std::clock();
   const nz::CoregisterResult cr = nz::coregister(pet_mean, t1, co, pet_path.filename().string(), t1_path.filename().string());
   st.t1_to_pet = cr.t1_to_pet;
-  const double t_coreg = seconds(t0);
+  const double t_coreg = seconds(t0), c_coreg = cpu_seconds(c0);
   t0 = clock::now();
+  c0 = std::clock();
   st.normalization = nz::to_template(t1, tpl, to, t1_path.filename().string());
-  const double t_norm = seconds(t0);
+  const double t_norm = seconds(t0), c_norm = cpu_seconds(c0);
   log::info("normalize: time: PET -> T1 ", t_coreg, " s, T1 -> MNI ", t_norm, " s");
 
   // Derived images.
@@ -240,6 +244,9 @@ int run_normalize(const po::variables_map& vm) {
   const Geometry mni1 = nz::mni_grid(1.0, {-90, -126, -72}, {90, 90, 108});
   const Image3D t1_mni = nz::resample_linear(t1, mni1, st.mni_to_t1());
   const Image3D pet_in_t1 = nz::resample_linear(pet_mean, t1.geom, st.t1_to_pet_transform());
+  // The T1 in the PET's physical space (at the finer of the two voxel sizes), for coregistration QC.
+  const double fine = std::min({t1.geom.spacing[0], t1.geom.spacing[1], t1.geom.spacing[2], pet_mean.geom.spacing[0]});
+  const Image3D t1_in_pet = nz::resample_linear(t1, nz::regrid(pet_mean.geom, fine), st.pet_to_t1_transform());
   const LabelImage aal = read_labels(atlas.labels_image);
   const nz::Transform pet_to_mni = st.pet_to_mni();
   const LabelImage native_labels = nz::resample_nearest(aal, pet_mean.geom, pet_to_mni);
@@ -275,6 +282,7 @@ int run_normalize(const po::variables_map& vm) {
   const std::string space = "space-" + (atlas.space.empty() ? std::string("MNI") : atlas.space);
   write_image(out / (tstem + "_" + space + "_T1w.nii.gz"), t1_mni);
   write_image(out / (stem + "_space-T1w_desc-mean_pet.nii.gz"), pet_in_t1);
+  write_image(out / (tstem + "_desc-coreg_T1w.nii.gz"), t1_in_pet);
   write_image(out / (tstem + "_desc-template_T1w.nii.gz"), template_in_t1);
   if (dynamic) write_image(out / (stem + "_desc-mean_pet.nii.gz"), pet_mean);
   write_labels(out / (stem + "_seg-AAL_dseg.nii.gz"), native_labels);
@@ -300,7 +308,7 @@ int run_normalize(const po::variables_map& vm) {
                                {"mattes_mi", cr.metric},
                                {"nmi", cr.nmi},
                                {"orientation_nmi", {cr.orientation.identity_nmi, cr.orientation.best_other_nmi}}};
-  summary["timing_s"] = {{"pet_to_t1", t_coreg}, {"t1_to_mni", t_norm}};
+  summary["timing_s"] = {{"pet_to_t1", t_coreg}, {"t1_to_mni", t_norm}, {"pet_to_t1_cpu", c_coreg}, {"t1_to_mni_cpu", c_norm}};
   summary["normalization"] = {{"template", atlas.templates.at(tkey).string()},
                               {"affine_scale", std::cbrt(st.normalization.mni_to_t1.determinant())},
                               {"affine_mattes_mi", st.normalization.affine_metric},

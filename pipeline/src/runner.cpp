@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -134,6 +135,7 @@ ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const json&
   p.dseg = p.norm_dir / bids::derivative_name(src, {{"seg", "AAL"}}, "dseg", ".nii.gz");
   p.pet_in_t1 = p.norm_dir / bids::derivative_name(src, {{"space", "T1w"}, {"desc", "mean"}}, "pet", ".nii.gz");
   p.t1_mni = p.norm_dir / (sub_ses + "_space-MNIColin27_T1w.nii.gz");
+  p.t1_coreg = p.norm_dir / (sub_ses + "_desc-coreg_T1w.nii.gz");
   for (const char* f : {"transforms.json", "pet_to_t1_rigid.txt", "t1_to_mni_affine.txt"})
     p.transforms.push_back(p.xfm_dir / f);
   auto map = [&](const std::string& meas) { return d({{"model", "SRTM"}, {"meas", meas}}, "mimap", ".nii.gz"); };
@@ -163,6 +165,26 @@ namespace {
 
 std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi::Atlas& atlas);
 
+// The QC report (petpipe report) from whatever the scan produced, for complete and failed scans alike.
+// A report that cannot be written is a warning, never a failure of the scan.
+void write_subject_report(const ScanPaths& p) {
+  std::vector<std::string> args{"report", "--subject", "sub-" + p.subject, "--out", p.report.string(), "--force"};
+  const std::vector<std::pair<const char*, fs::path>> inputs{
+      {"--status", p.status},   {"--motion", p.motion},       {"--tacs", p.tacs},
+      {"--fitted-tacs", p.fits}, {"--roistats", p.roistats},  {"--kinpar", p.kinpar},
+      {"--bpnd", p.bpnd},       {"--bpnd-mni", p.mni_bpnd},   {"--atlas", p.dseg},
+      {"--mean-pet", p.mean},   {"--ref-mask", p.ref_mask},   {"--t1", p.t1_coreg},
+      {"--t1-mni", p.t1_mni},   {"--gridedge", p.gridedge}};
+  std::error_code ec;
+  for (const auto& [option, path] : inputs)
+    if (!path.empty() && fs::is_regular_file(path, ec)) args.insert(args.end(), {option, path.string()});
+  try {
+    cli::run_in_process(args);
+  } catch (const std::exception& e) {
+    log::warn("sub-", p.subject, ": QC report not written: ", e.what());
+  }
+}
+
 }  // namespace
 
 ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
@@ -172,10 +194,14 @@ ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
   status.session = scan.session;
   status.tracer = scan.tracer;
   fs::path status_file;
+  std::optional<ScanPaths> paths;
+  bool report = true;
   try {
     const json cfg = effective_config(scan.tracer, options.user_config, options.config_source);
     status.tracer = cfg["tracer"];
-    const ScanPaths p = scan_paths(scan, options.out, cfg);
+    paths = scan_paths(scan, options.out, cfg);
+    const ScanPaths& p = *paths;
+    report = cfg["report"]["enabled"].get<bool>();
     status_file = p.status;
     fs::create_directories(p.pet_dir);
     fs::create_directories(p.state_dir);
@@ -206,6 +232,7 @@ ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
   } catch (const std::exception& e) {
     log::error("cannot write the status of sub-", scan.subject, ": ", e.what());
   }
+  if (paths && report) write_subject_report(*paths);
   return status;
 }
 
@@ -429,7 +456,7 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     if (!nc["deformable"].get<bool>()) s.args.push_back("--affine-only");
     s.inputs = {p.mean, p.t1, atlas.definition_file};
     s.outputs = p.transforms;
-    s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.dseg, p.ref_mask});
+    s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.t1_coreg, p.dseg, p.ref_mask});
     stages.push_back(s);
   }
   const json& sc = cfg["srtm"];

@@ -40,7 +40,7 @@ struct ScanPaths {
   fs::path bpnd, r1, k2, k2a, rss, gridedge, ref_tac;
   fs::path mni_bpnd, mni_sm_bpnd;
   fs::path roistats, tacs, fits, kinpar;
-  fs::path t1_mni, pet_in_t1;
+  fs::path t1_mni, pet_in_t1, t1_coreg;  // t1_coreg: the T1 resampled into PET space
   fs::path h5, report, status, config;
   std::vector<fs::path> transforms;  // files written by `petpipe normalize`
   std::string reference;             // reference region name
