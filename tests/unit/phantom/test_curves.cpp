@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 
 #include "petpipe/core/error.hpp"
@@ -90,7 +91,9 @@ TEST(PhantomCurves, SrtmFrameMeansMatchIndependentQuadrature) {
     for (double t : {0.5, 2.0, 10.0, 45.0, 68.0})
       EXPECT_NEAR(target.value(t), ct(p, q[0], q[1], q[2], t), 1e-8 * std::abs(ct(p, q[0], q[1], q[2], t)) + 1e-12);
   }
-  RecordProperty("worst_relative_error", std::to_string(worst));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", worst);
+  RecordProperty("worst_relative_error", buf);
 }
 
 TEST(PhantomCurves, IntegralsAndConvolutionsExact) {
