@@ -180,3 +180,24 @@ TEST_F(SrtmCli, RefTacTsvGivesSameMapsAsRefMask) {
   const auto m2 = read_image(out2 / "sub-01_trc-carfentanil_model-SRTM_meas-BPND_mimap.nii.gz");
   for (std::size_t v = 0; v + 1 < m1.data.size(); ++v) EXPECT_NEAR(m1.data[v], m2.data[v], 1e-4) << v;
 }
+
+TEST(BenchCli, SrtmBenchSmallScaleRunsAndBaselineAgrees) {
+  const char* exe = std::getenv("PETPIPE_EXE");
+  ASSERT_NE(exe, nullptr);
+  FILE* p = popen((std::string(exe) + " bench srtm --scale 0.01 --repeat 1 --srtm-basis 60 "
+                                      "--srtm-baseline-voxels 50 --json --quiet 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  ASSERT_EQ(pclose(p), 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_GT(j["fitted_voxels"].get<double>(), 1000);
+  // The per-voxel QR loop picks the same best basis as the BFM's matrix product.
+  EXPECT_EQ(j["baseline_same_best_basis_fraction"].get<double>(), 1.0);
+  EXPECT_GT(j["speedup_vs_per_voxel_qr_cpu"].get<double>(), 1.0);
+  FILE* q = popen((std::string(exe) + " bench nosuch 2>&1").c_str(), "r");
+  std::string err;
+  while (q && fgets(buf, sizeof buf, q)) err += buf;
+  EXPECT_NE(pclose(q), 0);
+  EXPECT_NE(err.find("unknown benchmark"), std::string::npos) << err;
+}
