@@ -62,8 +62,7 @@ json default_config() {
       "cluster_p": 0.001,
       "permutations": 0,
       "tfce": false,
-      "seed": 1,
-      "roi_designs": ["group", "group + age", "group + age + sex"]
+      "seed": 1
     }
   })");
 }
