@@ -1,0 +1,111 @@
+#pragma once
+// Rigid frame-to-frame motion realignment of dynamic PET (after SPM realign: two passes, first every
+// frame to a reference frame, then every frame to the mean of the realigned frames).
+//
+// PARAMETER CONVENTION (also written into the _motion.json sidecar)
+//   Each frame f has a rigid transform T_f that maps points of the reference space to points of frame
+//   f (ITK's fixed -> moving direction): y = R (x - c) + c + t, with
+//     x, y, c, t  physical coordinates in millimetres in ITK's LPS convention (x towards patient Left,
+//                 y towards Posterior, z towards Superior; RAS = (-x, -y, z));
+//     c           the centre of rotation = the physical centre of the image grid;
+//     t = (tx, ty, tz)  translation in mm (LPS);
+//     R = Rz(rz) * Rx(rx) * Ry(ry)  right-handed rotations about the LPS axes, angles in degrees
+//                 (itk::Euler3DTransform with ComputeZYX off: Ry is applied first, then Rx, then Rz).
+//   The realigned frame is frame_f(T_f(x)) sampled on the original grid. A head that moved 2 mm to
+//   the patient's left (+x in LPS) during frame f shows tx = +2.
+//   Framewise displacement (Power et al. 2012): FD_f = |dtx|+|dty|+|dtz| + 50 mm * (|drx|+|dry|+|drz|)
+//   with the differences taken to the previous frame and angles in radians; FD of the first frame is 0.
+//
+// The reference space is that of the reference frame; after the second pass it is the space of the
+// mean of the realigned frames, which is the reference frame's space up to the averaged first-pass
+// error, so the reference frame's own row may differ slightly from zero (as in SPM).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "petpipe/core/image.hpp"
+
+namespace petpipe::realign {
+
+enum class Metric {
+  correlation,  // normalized cross-correlation (ITK CorrelationImageToImageMetricv4)
+  mattes        // Mattes mutual information, 32 histogram bins (MattesMutualInformationImageToImageMetricv4)
+};
+enum class Interpolation { linear, bspline };  // B-spline: cubic
+enum class ExcludedPolicy {
+  nearest,  // an excluded frame takes the transform of the estimated frame nearest in mid-time
+  identity  // an excluded frame is not moved
+};
+
+struct Options {
+  // Estimation images.
+  double fwhm_mm = 7.0;              // Gaussian smoothing of the estimation images (FWHM, mm); 0 = none
+  double estimation_voxel_mm = 2.5;  // frames are block-averaged by integer factors (per axis) to voxels
+                                     // of about this size before smoothing (never finer than the input)
+  // Reference and exclusions. Frame indices here are 0-based.
+  int reference_frame = -1;                // -1: the highest-count frame among the estimated frames whose
+                                           // mid-time is in the last two thirds of the scan
+  std::vector<std::size_t> exclude_frames;  // frames never estimated
+  double start_time_s = 0.0;               // frames starting before this time (s) are not estimated
+  double empty_fraction = 0.02;  // a frame whose mean value (as stored) is below this fraction of the
+                                 // largest frame mean is near-empty and not estimated
+  ExcludedPolicy excluded = ExcludedPolicy::nearest;
+  // Registration.
+  Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
+  bool two_pass = true;                 // second pass to the mean of the realigned frames
+  int levels = 2;                       // multi-resolution levels (shrink 2^(levels-1) ... 1)
+  double sampling_fraction = 0.25;      // fraction of estimation voxels sampled by the metric (0,1]
+  std::size_t max_samples = 50000;      // ... but at most this many points per level
+  int max_iterations = 200;             // per level
+  double min_step_mm = 0.005;           // optimiser stops when its step falls below this (mm-equivalent)
+  std::uint32_t seed = 20240611;        // sampling seed: results are reproducible
+};
+
+struct FrameMotion {
+  // Transform of this frame (see the convention above).
+  double tx_mm = 0, ty_mm = 0, tz_mm = 0;
+  double rx_deg = 0, ry_deg = 0, rz_deg = 0;
+  double fd_mm = 0;  // framewise displacement to the previous frame
+  // "estimated", "reference", "near-empty", "excluded", "before-start" or "single-frame"
+  std::string status;
+  int source_frame = -1;        // for excluded frames: the frame whose transform was copied (-1: none)
+  double metric_value = 0;      // final metric value of the last pass (ITK sign: lower is better)
+  unsigned iterations = 0;      // optimiser iterations of the last pass, all levels
+};
+
+struct MotionResult {
+  std::vector<FrameMotion> frames;
+  std::size_t reference_frame = 0;  // 0-based
+  Vec3 center_lps{0, 0, 0};         // centre of rotation, mm
+  std::size_t nan_voxels = 0;       // NaN voxels found (treated as 0)
+  std::vector<std::string> warnings;
+};
+
+// Estimates one rigid transform per frame. Throws petpipe::Error when there are no frames, when no
+// frame can serve as reference (all empty / excluded), or for invalid options (reference or excluded
+// frame out of range, a reference frame that is itself excluded, fwhm < 0, sampling outside (0,1]).
+// A one-frame input gives the identity with a warning. Progress is reported per frame and pass.
+MotionResult estimate_motion(const DynamicImage& pet, const Options& options);
+
+// Reslices every frame in place on its own grid: frame_f(T_f(x)) with the given interpolation;
+// points that fall outside the frame become 0. NaN voxels are treated as 0. Needs memory for two
+// extra frames.
+void reslice_frames(DynamicImage& pet, const MotionResult& motion, Interpolation interpolation);
+
+// Duration-weighted mean over frames (time-averaged activity, same units as the frames); NaN voxels
+// count as 0.
+Image3D mean_image(const DynamicImage& pet);
+
+// Point mapping of one frame's transform (reference space -> frame space, LPS mm).
+Vec3 transform_point(const FrameMotion& motion, const Vec3& center, const Vec3& point);
+// Rotation matrix R (row-major) of the convention above, angles in degrees.
+Mat3 rotation_matrix(double rx_deg, double ry_deg, double rz_deg);
+// Fills fd_mm of every frame (Power et al. with the given sphere radius, default 50 mm).
+void compute_framewise_displacement(std::vector<FrameMotion>& frames, double radius_mm = 50.0);
+
+// Frame mean activity and the frames judged near-empty under `empty_fraction`.
+std::vector<bool> near_empty_frames(const DynamicImage& pet, double empty_fraction);
+
+}  // namespace petpipe::realign

@@ -1,0 +1,42 @@
+#pragma once
+// Internal interface between the realignment driver (realign.cpp) and the ITK code
+// (itk_register.cpp, itk_reslice.cpp). Not installed.
+#include <array>
+#include <string>
+#include <vector>
+
+#include "petpipe/core/image.hpp"
+#include "petpipe/realign/realign.hpp"
+
+namespace petpipe::realign::detail {
+
+// Rigid parameters in ITK Euler3DTransform order: rx, ry, rz (radians), tx, ty, tz (mm).
+using Params = std::array<double, 6>;
+
+struct RegistrationSettings {
+  Metric metric = Metric::correlation;
+  int levels = 2;
+  double sampling_fraction = 0.25;
+  std::size_t max_samples = 50000;
+  int max_iterations = 200;
+  double min_step_mm = 0.005;
+  std::uint32_t seed = 1;
+};
+
+struct RegistrationOutput {
+  Params params{};
+  double metric_value = 0;
+  unsigned iterations = 0;
+  std::string stop_condition;
+};
+
+// Registers `moving` to `fixed` (both on the same estimation grid) starting from `initial`. Runs in
+// the calling thread (one ITK work unit), so frames can be registered in parallel.
+RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
+                                  const Params& initial, const RegistrationSettings& settings);
+
+// out(x) = in(T(x)) on the same grid, T given by params/center; outside -> 0. `threads` ITK work units.
+void reslice_volume(const float* in, float* out, const Geometry& geom, const Params& params,
+                    const Vec3& center, Interpolation interpolation, unsigned threads);
+
+}  // namespace petpipe::realign::detail

@@ -1,0 +1,466 @@
+// Realignment driver: frame selection, estimation images (block average + Gaussian), the two
+// registration passes, reslicing and the mean image. ITK code lives in itk_register.cpp and
+// itk_reslice.cpp.
+#include "petpipe/realign/realign.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <numbers>
+
+#include "backend.hpp"
+#include "petpipe/core/error.hpp"
+#include "petpipe/core/log.hpp"
+#include "petpipe/core/parallel.hpp"
+#include "petpipe/core/progress.hpp"
+
+namespace petpipe::realign {
+
+namespace {
+
+constexpr double kDeg = 180.0 / std::numbers::pi;
+
+detail::Params to_params(const FrameMotion& m) {
+  return {m.rx_deg / kDeg, m.ry_deg / kDeg, m.rz_deg / kDeg, m.tx_mm, m.ty_mm, m.tz_mm};
+}
+void set_params(FrameMotion& m, const detail::Params& p) {
+  m.rx_deg = p[0] * kDeg;
+  m.ry_deg = p[1] * kDeg;
+  m.rz_deg = p[2] * kDeg;
+  m.tx_mm = p[3];
+  m.ty_mm = p[4];
+  m.tz_mm = p[5];
+}
+
+Vec3 grid_center(const Geometry& g) {
+  return g.index_to_point({0.5 * (static_cast<double>(g.size[0]) - 1), 0.5 * (static_cast<double>(g.size[1]) - 1),
+                           0.5 * (static_cast<double>(g.size[2]) - 1)});
+}
+
+// One frame block-averaged by integer factors (partial blocks at the far edges average what they
+// hold); NaN counts as 0.
+Image3D block_average(const float* frame, const Geometry& g, const std::array<std::size_t, 3>& k) {
+  Geometry out_g = g;
+  for (int a = 0; a < 3; ++a) {
+    out_g.size[a] = (g.size[a] + k[a] - 1) / k[a];
+    out_g.spacing[a] = g.spacing[a] * static_cast<double>(k[a]);
+  }
+  // The centre of output voxel 0 is the centre of input voxels 0..k-1.
+  out_g.origin = g.index_to_point({0.5 * (static_cast<double>(k[0]) - 1), 0.5 * (static_cast<double>(k[1]) - 1),
+                                   0.5 * (static_cast<double>(k[2]) - 1)});
+  Image3D out(out_g, 0.0f);
+  if (k[0] == 1 && k[1] == 1 && k[2] == 1) {
+    for (std::size_t i = 0; i < out.data.size(); ++i) out.data[i] = std::isnan(frame[i]) ? 0.0f : frame[i];
+    return out;
+  }
+  std::vector<float> count(out.data.size(), 0.0f);
+  for (std::size_t z = 0; z < g.size[2]; ++z)
+    for (std::size_t y = 0; y < g.size[1]; ++y) {
+      const float* row = frame + g.linear_index(0, y, z);
+      const std::size_t base = out_g.linear_index(0, y / k[1], z / k[2]);
+      for (std::size_t x = 0; x < g.size[0]; ++x) {
+        const float v = row[x];
+        const std::size_t o = base + x / k[0];
+        if (!std::isnan(v)) out.data[o] += v;
+        count[o] += 1.0f;
+      }
+    }
+  for (std::size_t i = 0; i < out.data.size(); ++i) out.data[i] /= count[i];
+  return out;
+}
+
+// Separable Gaussian with per-axis sigma in voxels; normalised by the kernel weight inside the image
+// so that edges are not darkened.
+void gaussian_voxels(Image3D& img, const std::array<double, 3>& sigma_vox) {
+  const auto& g = img.geom;
+  std::vector<float> line;
+  std::vector<float> result;
+  for (int axis = 0; axis < 3; ++axis) {
+    const double s = sigma_vox[axis];
+    if (!(s > 0.05)) continue;
+    const int radius = static_cast<int>(std::ceil(3.5 * s));
+    std::vector<double> w(2 * radius + 1);
+    for (int i = -radius; i <= radius; ++i) w[i + radius] = std::exp(-0.5 * i * i / (s * s));
+    const std::size_t n = g.size[axis];
+    const std::size_t stride = axis == 0 ? 1 : axis == 1 ? g.size[0] : g.size[0] * g.size[1];
+    const std::size_t o1 = axis == 0 ? g.size[1] : g.size[0];
+    const std::size_t o2 = axis == 2 ? g.size[1] : g.size[2];
+    const std::size_t s1 = axis == 0 ? g.size[0] : 1;
+    const std::size_t s2 = axis == 2 ? g.size[0] : g.size[0] * g.size[1];
+    line.resize(n);
+    result.resize(n);
+    for (std::size_t b = 0; b < o2; ++b)
+      for (std::size_t a = 0; a < o1; ++a) {
+        float* p = img.data.data() + a * s1 + b * s2;
+        for (std::size_t i = 0; i < n; ++i) line[i] = p[i * stride];
+        for (std::size_t i = 0; i < n; ++i) {
+          double acc = 0, wsum = 0;
+          const long lo = std::max<long>(0, static_cast<long>(i) - radius);
+          const long hi = std::min<long>(static_cast<long>(n) - 1, static_cast<long>(i) + radius);
+          for (long j = lo; j <= hi; ++j) {
+            const double wj = w[j - static_cast<long>(i) + radius];
+            acc += wj * line[j];
+            wsum += wj;
+          }
+          result[i] = static_cast<float>(acc / wsum);
+        }
+        for (std::size_t i = 0; i < n; ++i) p[i * stride] = result[i];
+      }
+  }
+}
+
+struct EstimationGrid {
+  std::array<std::size_t, 3> factor{1, 1, 1};
+  std::array<double, 3> sigma_vox{0, 0, 0};
+};
+
+EstimationGrid estimation_grid(const Geometry& g, const Options& o) {
+  EstimationGrid e;
+  const double sigma_mm = o.fwhm_mm / (2.0 * std::sqrt(2.0 * std::log(2.0)));
+  for (int a = 0; a < 3; ++a) {
+    const double k = std::round(o.estimation_voxel_mm / g.spacing[a]);
+    e.factor[a] = static_cast<std::size_t>(std::clamp(k, 1.0, std::max(1.0, static_cast<double>(g.size[a]) / 8.0)));
+    const double h = g.spacing[a] * static_cast<double>(e.factor[a]);
+    // Block averaging already applied a box of width h (variance (h^2 - s^2)/12 beyond the voxel's own).
+    const double box_var = (h * h - g.spacing[a] * g.spacing[a]) / 12.0;
+    e.sigma_vox[a] = std::sqrt(std::max(0.0, sigma_mm * sigma_mm - box_var)) / h;
+  }
+  return e;
+}
+
+Image3D estimation_image(const DynamicImage& pet, std::size_t f, const EstimationGrid& e) {
+  Image3D img = block_average(pet.frame(f), pet.geom, e.factor);
+  gaussian_voxels(img, e.sigma_vox);
+  return img;
+}
+
+double frame_mean(const float* p, std::size_t n, std::size_t* nan_count) {
+  double s = 0;
+  std::size_t nan = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(p[i])) {
+      ++nan;
+      continue;
+    }
+    s += p[i];
+  }
+  if (nan_count) *nan_count = nan;
+  return s / static_cast<double>(n);
+}
+
+void validate_options(const DynamicImage& pet, const Options& o) {
+  const std::size_t n = pet.frame_count();
+  if (n == 0 || pet.data.size() != n * pet.voxels_per_frame() || pet.voxels_per_frame() == 0)
+    throw make_error("realign: the dynamic image has no frames or its data do not match its ", n, " frames");
+  if (!(o.fwhm_mm >= 0) || !std::isfinite(o.fwhm_mm))
+    throw make_error("realign: FWHM must be >= 0 mm (got ", o.fwhm_mm, ")");
+  if (!(o.sampling_fraction > 0 && o.sampling_fraction <= 1))
+    throw make_error("realign: sampling fraction must be in (0, 1] (got ", o.sampling_fraction, ")");
+  if (!(o.estimation_voxel_mm > 0)) throw make_error("realign: estimation voxel size must be > 0 mm");
+  if (!(o.empty_fraction >= 0 && o.empty_fraction < 1))
+    throw make_error("realign: empty fraction must be in [0, 1) (got ", o.empty_fraction, ")");
+  if (o.max_samples < 100) throw make_error("realign: max_samples must be >= 100 (got ", o.max_samples, ")");
+  if (o.levels < 1 || o.levels > 4) throw make_error("realign: levels must be 1..4 (got ", o.levels, ")");
+  if (o.max_iterations < 1) throw make_error("realign: iterations must be >= 1");
+  if (o.reference_frame >= 0 && static_cast<std::size_t>(o.reference_frame) >= n)
+    throw make_error("realign: reference frame ", o.reference_frame + 1, " is out of range (the image has ", n,
+                     " frames)");
+  if (o.reference_frame < -1) throw make_error("realign: reference frame must be >= 1");
+  for (auto f : o.exclude_frames)
+    if (f >= n)
+      throw make_error("realign: excluded frame ", f + 1, " is out of range (the image has ", n, " frames)");
+  for (int a = 0; a < 3; ++a)
+    if (pet.geom.size[a] < 4)
+      throw make_error("realign: the image is too small to register (", pet.geom.size[0], " x ", pet.geom.size[1],
+                       " x ", pet.geom.size[2], " voxels; need at least 4 per axis)");
+}
+
+}  // namespace
+
+Mat3 rotation_matrix(double rx_deg, double ry_deg, double rz_deg) {
+  const double a = rx_deg / kDeg, b = ry_deg / kDeg, c = rz_deg / kDeg;
+  const double ca = std::cos(a), sa = std::sin(a), cb = std::cos(b), sb = std::sin(b), cc = std::cos(c),
+               sc = std::sin(c);
+  // Rx, Ry, Rz right-handed; R = Rz * Rx * Ry.
+  const Mat3 rx{1, 0, 0, 0, ca, -sa, 0, sa, ca};
+  const Mat3 ry{cb, 0, sb, 0, 1, 0, -sb, 0, cb};
+  const Mat3 rz{cc, -sc, 0, sc, cc, 0, 0, 0, 1};
+  auto mul = [](const Mat3& p, const Mat3& q) {
+    Mat3 r{};
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) {
+        double s = 0;
+        for (int k = 0; k < 3; ++k) s += p[3 * i + k] * q[3 * k + j];
+        r[3 * i + j] = s;
+      }
+    return r;
+  };
+  return mul(rz, mul(rx, ry));
+}
+
+Vec3 transform_point(const FrameMotion& m, const Vec3& center, const Vec3& point) {
+  const Mat3 r = rotation_matrix(m.rx_deg, m.ry_deg, m.rz_deg);
+  const Vec3 d{point[0] - center[0], point[1] - center[1], point[2] - center[2]};
+  const Vec3 t{m.tx_mm, m.ty_mm, m.tz_mm};
+  Vec3 y{};
+  for (int i = 0; i < 3; ++i) y[i] = r[3 * i] * d[0] + r[3 * i + 1] * d[1] + r[3 * i + 2] * d[2] + center[i] + t[i];
+  return y;
+}
+
+void compute_framewise_displacement(std::vector<FrameMotion>& frames, double radius_mm) {
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    if (f == 0) {
+      frames[f].fd_mm = 0;
+      continue;
+    }
+    const auto& a = frames[f - 1];
+    const auto& b = frames[f];
+    frames[f].fd_mm = std::abs(b.tx_mm - a.tx_mm) + std::abs(b.ty_mm - a.ty_mm) + std::abs(b.tz_mm - a.tz_mm) +
+                      radius_mm / kDeg *
+                          (std::abs(b.rx_deg - a.rx_deg) + std::abs(b.ry_deg - a.ry_deg) + std::abs(b.rz_deg - a.rz_deg));
+  }
+}
+
+std::vector<bool> near_empty_frames(const DynamicImage& pet, double empty_fraction) {
+  const std::size_t n = pet.frame_count();
+  std::vector<double> means(n);
+  for (std::size_t f = 0; f < n; ++f) means[f] = frame_mean(pet.frame(f), pet.voxels_per_frame(), nullptr);
+  const double mx = *std::max_element(means.begin(), means.end());
+  std::vector<bool> empty(n);
+  for (std::size_t f = 0; f < n; ++f) empty[f] = !(mx > 0) || !(means[f] > empty_fraction * mx);
+  return empty;
+}
+
+MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
+  validate_options(pet, o);
+  const std::size_t n = pet.frame_count();
+  const std::size_t nvox = pet.voxels_per_frame();
+  MotionResult res;
+  res.center_lps = grid_center(pet.geom);
+  res.frames.assign(n, FrameMotion{});
+  auto warn = [&](const std::string& msg) {
+    log::warn(msg);
+    res.warnings.push_back(msg);
+  };
+
+  // Frame statistics: NaN voxels, means, near-empty frames.
+  std::vector<double> means(n);
+  for (std::size_t f = 0; f < n; ++f) {
+    std::size_t nan = 0;
+    means[f] = frame_mean(pet.frame(f), nvox, &nan);
+    res.nan_voxels += nan;
+  }
+  if (res.nan_voxels > 0)
+    warn(petpipe::detail::concat("realign: ", res.nan_voxels, " NaN voxels are treated as 0"));
+
+  if (n == 1) {
+    warn("realign: the image has a single frame; there is nothing to realign (identity transform)");
+    res.frames[0].status = "single-frame";
+    res.reference_frame = 0;
+    return res;
+  }
+
+  const double max_mean = *std::max_element(means.begin(), means.end());
+  if (!(max_mean > 0))
+    throw make_error("realign: every frame is empty (all voxels zero, negative or NaN); nothing to register");
+
+  std::vector<bool> user_excluded(n, false);
+  for (auto f : o.exclude_frames) user_excluded[f] = true;
+  std::vector<bool> estimable(n, false);
+  for (std::size_t f = 0; f < n; ++f) {
+    auto& m = res.frames[f];
+    if (user_excluded[f]) {
+      m.status = "excluded";
+    } else if (pet.frames.start_s[f] + 1e-6 < o.start_time_s) {
+      m.status = "before-start";
+    } else if (!(means[f] > o.empty_fraction * max_mean)) {
+      m.status = "near-empty";
+      bool all_zero = true;
+      const float* p = pet.frame(f);
+      for (std::size_t i = 0; i < nvox && all_zero; ++i) all_zero = !(p[i] != 0.0f) || std::isnan(p[i]);
+      warn(petpipe::detail::concat("realign: frame ", f + 1, all_zero ? " is all zero" : " is near-empty",
+                          " (mean ", means[f], ", ", 100.0 * means[f] / max_mean,
+                          " % of the largest frame mean); not estimated"));
+    } else {
+      estimable[f] = true;
+    }
+  }
+
+  // Reference frame.
+  std::size_t ref = 0;
+  if (o.reference_frame >= 0) {
+    ref = static_cast<std::size_t>(o.reference_frame);
+    if (!estimable[ref])
+      throw make_error("realign: reference frame ", ref + 1, " cannot be used: it is ", res.frames[ref].status);
+  } else {
+    const double scan_end = pet.frames.end_s(n - 1);
+    const double scan_begin = pet.frames.start_s[0];
+    double best = -1;
+    bool found = false;
+    for (int late_only = 1; late_only >= 0 && !found; --late_only) {
+      for (std::size_t f = 0; f < n; ++f) {
+        if (!estimable[f]) continue;
+        if (late_only && pet.frames.mid_s(f) < scan_begin + (scan_end - scan_begin) / 3.0) continue;
+        const double counts = means[f] * pet.frames.duration_s[f] *
+                              (pet.frames.decay_corrected ? pet.frames.decay_factor(f) : 1.0);
+        if (counts > best) {
+          best = counts;
+          ref = f;
+          found = true;
+        }
+      }
+    }
+    if (!found)
+      throw make_error("realign: no frame can be estimated (all are excluded, before the start time or near-empty)");
+  }
+  res.reference_frame = ref;
+  res.frames[ref].status = "reference";
+
+  std::vector<std::size_t> todo;  // estimated frames other than the reference
+  for (std::size_t f = 0; f < n; ++f)
+    if (estimable[f] && f != ref) todo.push_back(f);
+  if (todo.empty())
+    warn(petpipe::detail::concat("realign: only the reference frame ", ref + 1,
+                        " can be estimated; every other frame keeps the identity transform"));
+  log::info("realign: ", n, " frames, reference frame ", ref + 1, ", ", todo.size() + 1, " frames estimated");
+
+  // Estimation images of the estimated frames.
+  const EstimationGrid eg = estimation_grid(pet.geom, o);
+  std::vector<Image3D> est(n);
+  {
+    std::vector<std::size_t> need = todo;
+    need.push_back(ref);
+    Progress progress("realign: smoothing", need.size());
+    parallel_for(need.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) {
+        est[need[i]] = estimation_image(pet, need[i], eg);
+        progress.advance();
+      }
+    });
+  }
+  log::debug("realign: estimation grid ", est[ref].geom.size[0], " x ", est[ref].geom.size[1], " x ",
+             est[ref].geom.size[2], " voxels of ", est[ref].geom.spacing[0], " x ", est[ref].geom.spacing[1], " x ",
+             est[ref].geom.spacing[2], " mm");
+
+  detail::RegistrationSettings rs;
+  rs.metric = o.metric;
+  rs.levels = o.levels;
+  rs.sampling_fraction = o.sampling_fraction;
+  rs.max_samples = o.max_samples;
+  rs.max_iterations = o.max_iterations;
+  rs.min_step_mm = o.min_step_mm;
+  rs.seed = o.seed;
+
+  auto run_pass = [&](const Image3D& target, const std::vector<std::size_t>& frames, const char* label) {
+    Progress progress(label, frames.size());
+    std::mutex mutex;
+    parallel_for(frames.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) {
+        const std::size_t f = frames[i];
+        const auto out = with_context(petpipe::detail::concat("frame ", f + 1),
+                                      [&] { return detail::register_rigid(target, est[f], res.center_lps,
+                                                                          to_params(res.frames[f]), rs); });
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          set_params(res.frames[f], out.params);
+          res.frames[f].metric_value = out.metric_value;
+          res.frames[f].iterations = out.iterations;
+          const auto& m = res.frames[f];
+          log::debug(label, ": frame ", f + 1, ": t = (", m.tx_mm, ", ", m.ty_mm, ", ", m.tz_mm, ") mm, r = (",
+                     m.rx_deg, ", ", m.ry_deg, ", ", m.rz_deg, ") deg, ", out.iterations, " iterations, ",
+                     out.stop_condition);
+        }
+        progress.advance();
+      }
+    }, 1);
+  };
+
+  // Pass 1: every estimated frame to the reference frame.
+  run_pass(est[ref], todo, "realign: pass 1");
+  for (auto f : todo) res.frames[f].status = "estimated";
+
+  // Pass 2: to the duration-weighted mean of the realigned estimation images.
+  if (o.two_pass && !todo.empty()) {
+    std::vector<std::size_t> all = todo;
+    all.push_back(ref);
+    std::sort(all.begin(), all.end());
+    Image3D mean(est[ref].geom, 0.0f);
+    std::vector<float> buffer(mean.data.size());
+    double wsum = 0;
+    for (auto f : all) {
+      detail::reslice_volume(est[f].data.data(), buffer.data(), est[f].geom, to_params(res.frames[f]),
+                             res.center_lps, Interpolation::linear, thread_count());
+      const double w = pet.frames.duration_s[f];
+      for (std::size_t i = 0; i < buffer.size(); ++i) mean.data[i] += static_cast<float>(w * buffer[i]);
+      wsum += w;
+    }
+    for (auto& v : mean.data) v = static_cast<float>(v / wsum);
+    run_pass(mean, all, "realign: pass 2");
+  }
+  est.clear();
+
+  // Frames that were not estimated.
+  std::vector<std::size_t> done = todo;
+  done.push_back(ref);
+  for (std::size_t f = 0; f < n; ++f) {
+    if (estimable[f]) continue;
+    auto& m = res.frames[f];
+    if (o.excluded == ExcludedPolicy::nearest) {
+      std::size_t best = ref;
+      double best_d = 1e300;
+      for (auto g : done) {
+        const double d = std::abs(pet.frames.mid_s(g) - pet.frames.mid_s(f));
+        if (d < best_d || (d == best_d && g > best)) {
+          best_d = d;
+          best = g;
+        }
+      }
+      set_params(m, to_params(res.frames[best]));
+      m.source_frame = static_cast<int>(best);
+    }
+  }
+  compute_framewise_displacement(res.frames);
+  return res;
+}
+
+void reslice_frames(DynamicImage& pet, const MotionResult& motion, Interpolation interpolation) {
+  const std::size_t n = pet.frame_count();
+  if (motion.frames.size() != n)
+    throw make_error("realign: motion table has ", motion.frames.size(), " frames but the image has ", n);
+  const std::size_t nvox = pet.voxels_per_frame();
+  std::vector<float> input(nvox);
+  Progress progress("realign: reslicing", n);
+  for (std::size_t f = 0; f < n; ++f) {
+    float* frame = pet.frame(f);
+    const auto& m = motion.frames[f];
+    for (std::size_t i = 0; i < nvox; ++i)
+      if (std::isnan(frame[i])) frame[i] = 0.0f;
+    const bool identity = m.tx_mm == 0 && m.ty_mm == 0 && m.tz_mm == 0 && m.rx_deg == 0 && m.ry_deg == 0 &&
+                          m.rz_deg == 0;
+    if (!identity) {
+      std::copy_n(frame, nvox, input.data());
+      detail::reslice_volume(input.data(), frame, pet.geom, to_params(m), motion.center_lps, interpolation,
+                             thread_count());
+    }
+    progress.advance();
+  }
+}
+
+Image3D mean_image(const DynamicImage& pet) {
+  Image3D out(pet.geom, 0.0f);
+  const std::size_t nvox = pet.voxels_per_frame();
+  std::vector<double> acc(nvox, 0.0);
+  double wsum = 0;
+  for (std::size_t f = 0; f < pet.frame_count(); ++f) {
+    const double w = pet.frames.duration_s[f];
+    const float* p = pet.frame(f);
+    for (std::size_t i = 0; i < nvox; ++i)
+      if (!std::isnan(p[i])) acc[i] += w * p[i];
+    wsum += w;
+  }
+  for (std::size_t i = 0; i < nvox; ++i) out.data[i] = static_cast<float>(acc[i] / wsum);
+  return out;
+}
+
+}  // namespace petpipe::realign
