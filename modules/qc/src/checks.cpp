@@ -45,7 +45,13 @@ std::vector<MotionFrame> motion_from_table(const Table& table, const std::string
     for (std::size_t i = 0; i < n; ++i) end[i] = start[i] + d[i];
   }
   if (table.has_column("fd")) fd = column("fd");
-  if (table.has_column("excluded")) excl = column("excluded");
+  else if (table.has_column("framewise_displacement")) fd = column("framewise_displacement");
+  if (table.has_column("excluded")) {
+    excl = column("excluded");
+  } else if (table.has_column("status")) {  // petpipe realign: "excluded", "before-start", "near-empty", ...
+    for (const auto& s : table.string_column("status"))
+      excl.push_back(s == "excluded" || s == "before-start" || s == "near-empty" ? 1.0 : 0.0);
+  }
   std::vector<MotionFrame> out(n);
   for (std::size_t i = 0; i < n; ++i) {
     MotionFrame& m = out[i];

@@ -38,6 +38,14 @@ std::string stat_section(const GroupReportInputs& in, const ReportOptions& o, co
       L.base = &silhouette;
       L.base_max = 2.0;
     }
+    if (underlay) {
+      // A dimmed underlay (its 99.5th percentile at 2/3 of white) keeps the colour overlay readable.
+      std::vector<double> v;
+      for (float x : in.underlay->data)
+        if (std::isfinite(x) && x > 0) v.push_back(x);
+      const double top = quantile(std::move(v), 0.995);
+      if (std::isfinite(top) && top > 0) L.base_max = 1.5 * top;
+    }
     L.overlay = &s.map;
     L.overlay_threshold = s.threshold;
     if (in.atlas) L.contours = &*in.atlas;

@@ -35,7 +35,7 @@ std::string page_begin(const std::string& title) {
      << ".views{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end}\n"
      << ".slice{position:relative;display:inline-block;background:#000;line-height:0}\n"
      << ".slice img{display:block}\n"
-     << ".lab{position:absolute;color:#ffe14d;font:bold 12px sans-serif;line-height:12px;text-shadow:0 0 2px #000}\n"
+     << ".lab{position:absolute;color:#ffe14d;font:bold 12px sans-serif;line-height:12px;background:rgba(0,0,0,.55);padding:1px 2px;border-radius:2px}\n"
      << ".lab.l{left:3px;top:50%}.lab.r{right:3px;top:50%}.lab.t{top:3px;left:50%}.lab.b{bottom:3px;left:50%}\n"
      << "figure{margin:0}figcaption{font-size:12px;color:#444;margin-top:3px}\n"
      << ".caption{font-size:12px;color:#444;margin:4px 0 0}\n"

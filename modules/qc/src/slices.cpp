@@ -184,17 +184,23 @@ Vec3 centre_of_mass_ras(const Image3D& image) {
 std::optional<Vec3> peak_ras(const Image3D& image) {
   const auto& g = image.geom;
   double best = -1;
-  std::size_t at = 0;
-  for (std::size_t n = 0; n < image.data.size(); ++n) {
-    const double v = std::abs(image.data[n]);
-    if (std::isfinite(v) && v > best) {
-      best = v;
-      at = n;
-    }
+  for (float x : image.data) {
+    const double v = std::abs(static_cast<double>(x));
+    if (std::isfinite(v) && v > best) best = v;
   }
   if (best < 0) return std::nullopt;
-  const std::size_t i = at % g.size[0], j = (at / g.size[0]) % g.size[1], k = at / (g.size[0] * g.size[1]);
-  return to_ras(g.index_to_point({double(i), double(j), double(k)}));
+  // The centroid of the voxels at the maximum (one voxel unless the maximum is a plateau).
+  double si = 0, sj = 0, sk = 0, n = 0;
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i)
+        if (std::abs(static_cast<double>(image.at(i, j, k))) == best) {
+          si += i;
+          sj += j;
+          sk += k;
+          n += 1;
+        }
+  return to_ras(g.index_to_point({si / n, sj / n, sk / n}));
 }
 
 OrthoViews render_orthogonal(const SliceLayers& layers, const ViewOptions& options) {
@@ -240,7 +246,13 @@ OrthoViews render_orthogonal(const SliceLayers& layers, const ViewOptions& optio
     // Normal-axis sample positions: one (slice) or the whole extent (projection).
     std::vector<double> normals;
     if (options.projection) {
-      for (double t = lo[g.n_axis] + 0.5 * pix; t < hi[g.n_axis]; t += pix) normals.push_back(t);
+      // Step along the ray: the overlay's finest voxel spacing (its values are what is projected), at
+      // least one pixel.
+      double step = pix;
+      if (layers.overlay)
+        step = std::max(pix, std::min({layers.overlay->geom.spacing[0], layers.overlay->geom.spacing[1],
+                                       layers.overlay->geom.spacing[2]}));
+      for (double t = lo[g.n_axis] + 0.5 * step; t < hi[g.n_axis]; t += step) normals.push_back(t);
       if (normals.empty()) normals.push_back(out.centre_ras[g.n_axis]);
     } else {
       normals.push_back(out.centre_ras[g.n_axis]);

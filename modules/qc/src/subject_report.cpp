@@ -241,12 +241,13 @@ std::string bpnd_views(const SubjectReportInputs& in, const ReportOptions& o, co
     L.base = &*bpnd;
     L.base_colormap = Colormap::inferno;
     L.base_min = 0.0;
-    L.base_max = o.bpnd_max > 0 ? o.bpnd_max : upper_quantile(*bpnd, 0.99);
+    L.base_max = o.bpnd_max > 0 ? o.bpnd_max : upper_quantile(*bpnd, 0.995);
     if (atlas) L.contours = &*atlas;
     ViewOptions vo;
     vo.convention = o.convention;
     const OrthoViews v = render_orthogonal(L, vo);
-    std::string caption = "BPND, colour scale 0 to " + format_short(v.base_max, 3) + " (inferno); slices through the "
+    std::string caption = "BPND, colour scale 0 to " + format_short(v.base_max, 3) + " (inferno; 99.5th percentile of the positive "
+                          "values unless set); slices through the "
                           "centre of mass of the positive BPND. ";
     caption += atlas ? "Green: atlas region boundaries." : "Atlas contours not available: " +
                        html::esc(reason(in, atlas_key).empty() ? "not provided" : reason(in, atlas_key)) + ".";

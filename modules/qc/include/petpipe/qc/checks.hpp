@@ -44,8 +44,10 @@ struct MotionFrame {
   bool excluded = false;
 };
 
-// Reads columns tx ty tz (mm) rx ry rz (deg) and, when present, frame_start, frame_end, fd and excluded.
-// Without an fd column FD is computed (Power et al., 50 mm radius). Throws petpipe::Error naming
+// Reads columns tx ty tz (mm) rx ry rz (deg) and, when present, frame_start, frame_end, fd (or
+// framewise_displacement) and excluded (or a status column as petpipe realign writes it, where
+// "excluded", "before-start" and "near-empty" frames count as excluded). Without an FD column FD is
+// computed (Power et al., 50 mm radius). Throws petpipe::Error naming
 // `source` and the column when a required column is missing or not numeric.
 std::vector<MotionFrame> motion_from_table(const Table& table, const std::string& source);
 

@@ -24,7 +24,7 @@ struct ReportOptions {
   std::string title;                 // default: "sub-XX trc-T QC report" / "Group QC report"
   std::string generator = "petpipe"; // shown in the footer (e.g. "petpipe 0.1.0 (git abc123)")
   std::size_t max_tac_regions = 6;   // ROI TACs plotted besides the reference (the most and least bound)
-  double bpnd_max = 0.0;             // top of the BPND colour scale; 0 = 99th percentile of the map
+  double bpnd_max = 0.0;             // top of the BPND colour scale; 0 = 99.5th percentile of the positive values
   int view_px = 230;                 // displayed size of the longest side of a slice view, px
 };
 

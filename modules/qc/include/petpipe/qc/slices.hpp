@@ -61,6 +61,7 @@ struct ViewOptions {
   int max_side = 256;              // pixels
   bool projection = false;         // maximum-intensity projection along the viewing axis instead of a
                                    // slice: base drawn as a light silhouette, overlay as max |value|
+                                   // (rays sampled at the overlay's finest voxel spacing, >= pixel_mm)
 };
 
 struct SliceView {
@@ -84,7 +85,8 @@ OrthoViews render_orthogonal(const SliceLayers& layers, const ViewOptions& optio
 
 // Centre of mass (RAS mm) of the finite positive values; the grid centre when there are none.
 Vec3 centre_of_mass_ras(const Image3D& image);
-// RAS point of the largest |value| (ties: first in storage order); nullopt when all are non-finite.
+// RAS point of the largest |value| (a plateau of equal maxima: its centroid); nullopt when all are
+// non-finite.
 std::optional<Vec3> peak_ras(const Image3D& image);
 
 // Trilinear sample at a physical LPS point; NaN outside the grid (beyond half a voxel).
