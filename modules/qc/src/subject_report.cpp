@@ -121,7 +121,7 @@ std::string motion_section(const SubjectReportInputs& in, const ReportOptions& o
   };
   PlotOptions po;
   po.x_label = xl;
-  po.width = 700;
+  po.width = 780;
   po.height = 230;
   po.include_zero = true;
   if (timed) {
@@ -208,7 +208,7 @@ std::string tac_section(const SubjectReportInputs& in, const ReportOptions& o) {
     po.title = "Regional TACs";
     po.x_label = "time (min, frame mid-time)";
     po.y_label = "activity (kBq/mL)";
-    po.width = 760;
+    po.width = 840;
     po.height = 330;
     po.include_zero = true;
     os << line_plot(series, po);

@@ -144,14 +144,18 @@ struct LegendEntry {
   enum Kind { line, marker, band, dashed } kind;
 };
 
-// Legend in the top-right corner inside the plot area, one row per entry.
+double legend_width(std::size_t longest_label) {
+  return 34 + 6.2 * static_cast<double>(std::min<std::size_t>(longest_label, 40));
+}
+
+// Legend to the right of the plot area (in the right margin), one row per entry.
 void legend(std::ostringstream& os, const Frame& f, const std::vector<LegendEntry>& entries) {
   if (entries.empty()) return;
   std::size_t longest = 0;
   for (const auto& e : entries) longest = std::max(longest, e.label.size());
-  const double w = 34 + 6.2 * static_cast<double>(std::min<std::size_t>(longest, 40));
+  const double w = legend_width(longest);
   const double h = 6 + 15.0 * entries.size();
-  const double x = f.width - f.right - w - 6, y = f.top + 6;
+  const double x = f.width - w - 4, y = f.top;
   os << "<g class=\"legend\"><rect x=\"" << num(x) << "\" y=\"" << num(y) << "\" width=\"" << num(w) << "\" height=\""
      << num(h) << "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>";
   for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -204,6 +208,11 @@ std::string line_plot(const std::vector<Series>& series, const PlotOptions& o, c
   Frame f;
   f.width = o.width;
   f.height = o.height;
+  std::size_t longest = 0;
+  for (const auto& s : series) longest = std::max(longest, s.label.size());
+  for (const auto& b : bands) longest = std::max(longest, b.label.size());
+  for (const auto& l : lines) longest = std::max(longest, l.label.size());
+  if (longest > 0) f.right = legend_width(longest) + 12;
   double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
   for (const auto& s : series) {
     range_of(s.x, xlo, xhi);
@@ -283,6 +292,9 @@ std::string box_plot(const std::vector<BoxCategory>& categories, const std::vect
   f.width = o.width;
   f.height = o.height;
   f.bottom = 64;
+  std::size_t longest = 0;
+  for (const auto& g : group_names) longest = std::max(longest, g.size());
+  if (longest > 0) f.right = legend_width(longest) + 12;
   double ylo = std::numeric_limits<double>::infinity(), yhi = -ylo;
   for (const auto& c : categories)
     for (const auto& g : c.groups)
