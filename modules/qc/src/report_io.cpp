@@ -158,8 +158,9 @@ void load_fits(SubjectReportInputs& in, const fs::path& path) {
         const std::string s = t.rows[r][t.column_index("status")];
         f.failed = s == "failed" || s == "error";
       }
-      if (t.has_column("bpnd")) {
-        const std::string s = t.rows[r][t.column_index("bpnd")];
+      const std::string bp_col = t.has_column("BPND") ? "BPND" : "bpnd";
+      if (t.has_column(bp_col)) {
+        const std::string s = t.rows[r][t.column_index(bp_col)];
         if (is_missing(s)) {
           f.failed = true;
           f.note = "no BPND estimate";

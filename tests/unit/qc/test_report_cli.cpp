@@ -132,7 +132,13 @@ TEST(ReportCli, ExplicitInputs) {
   const fs::path out = make_derivatives("cli_explicit");
   const fs::path pet = out / "sub-01" / "pet";
   const fs::path html = out / "explicit.html";
-  const auto r = run(petpipe_exe() + " report --subject 01 --tracer carfentanil --motion " +
+  Table kinpar;
+  kinpar.columns = {"roi", "R1", "k2", "k2a", "BPND", "converged", "at_bound"};
+  kinpar.add_row({"caudate", "1.1", "0.3", "0.1", "2.0", "1", "1"});
+  kinpar.add_row({"thalamus", "n/a", "n/a", "n/a", "n/a", "0", "0"});
+  kinpar.add_row({"putamen", "1.0", "0.3", "0.1", "2.5", "1", "0"});
+  write_tsv(out / "kinpar.tsv", kinpar);
+  const auto r = run(petpipe_exe() + " report --subject 01 --tracer carfentanil --kinpar " + (out / "kinpar.tsv").string() + " --motion " +
                      (pet / (kStem + "_motion.tsv")).string() + " --bpnd " +
                      (pet / (kStem + "_model-SRTM_meas-BPND_mimap.nii.gz")).string() + " --gridedge " +
                      (pet / (kStem + "_model-SRTM_desc-gridedge_mask.nii.gz")).string() +
@@ -145,6 +151,9 @@ TEST(ReportCli, ExplicitInputs) {
   EXPECT_NE(h.find("neurological convention"), std::string::npos);
   EXPECT_NE(h.find("Theta3 grid-edge fraction: 25"), std::string::npos);
   EXPECT_EQ(count(h, "<img "), 3u);
+  EXPECT_NE(h.find("failed regional fit(s): thalamus (no BPND estimate)"), std::string::npos);
+  EXPECT_NE(h.find("regional fit(s) ending on a parameter bound: caudate<"), std::string::npos);
+  EXPECT_EQ(h.find("putamen"), std::string::npos);
   fs::remove_all(out);
 }
 
