@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `petpipe slurm` against a real single-node Slurm (scripts/slurm_local.sh): a small phantom cohort with
-# one deliberately broken subject (its sidecar's FrameDuration corrupted).
+# one deliberately broken subject (its sidecar's FrameDuration corrupted); 5 subjects at 6 mm, affine
+# normalisation and a one-sample group design (4 complete subjects leave the GLM 3 degrees of freedom).
 #   1. submit: the others complete, the broken one fails with its error in its status file and in
 #      `petpipe slurm --status`, and the group job (afterok) is cancelled by Slurm, writing nothing;
 #   2. resubmit with --allow-missing: only the broken subject is submitted again (fails again), and the
@@ -41,12 +42,9 @@ check() { local what=$1; shift; if "$@"; then echo "ok: $what"; else fail "$what
 "$LOCAL" start
 eval "$("$LOCAL" env)"
 
-# A small cohort: 5 subjects (3 controls, 2 patients) at 6 mm.
-cat > "$W/cohort.json" <<'EOF'
-{"tracer": "carfentanil", "seed": 11, "voxel_size_mm": 6, "noise": 0.1,
- "groups": [{"name": "control", "size": 3}, {"name": "patient", "size": 2}]}
-EOF
-"$PETPIPE" simulate --config "$W/cohort.json" --out "$W/bids" --t1-voxel-size 4 --quiet
+# A small cohort: 5 subjects at 6 mm (PET and T1).
+"$PETPIPE" simulate --out "$W/bids" --tracer carfentanil --subjects 5 --voxel-size 6 --t1-voxel-size 6 \
+  --noise 0.1 --seed 11 --quiet
 subjects=$(cd "$W/bids" && ls -d sub-* | sed 's/^sub-//' | sort)
 [ "$(echo "$subjects" | wc -l)" = 5 ] || fail "simulate made $(echo "$subjects" | wc -l) subjects, not 5"
 broken=$(echo "$subjects" | tail -n 1)
@@ -60,19 +58,20 @@ j["FrameDuration"][2] = -j["FrameDuration"][2]
 json.dump(j, open(p, "w"), indent=2)
 EOF
 cat > "$W/config.json" <<'EOF'
-{"tracer": "carfentanil", "group": {"design": "group", "contrasts": ["patient-control"]}}
+{"tracer": "carfentanil", "normalize": {"deformable": false, "working_spacing_mm": 4},
+ "group": {"design": "1", "contrasts": ["1"]}}
 EOF
 
 OUT=$W/out
 submit() { "$PETPIPE" slurm --bids "$W/bids" --out "$OUT" --config "$W/config.json" \
   --cpus-per-task 1 --mem 2G --time 00:15:00 --max-parallel 2 "$@"; }
-wait_idle() {  # until the queue is empty (at most 240 s)
-  for _ in $(seq 480); do
+wait_idle() {  # until the queue is empty (at most 600 s)
+  for _ in $(seq 1200); do
     [ -z "$(squeue -h -o %i)" ] && return 0
     sleep 0.5
   done
   squeue
-  fail "jobs still queued or running after 240 s"
+  fail "jobs still queued or running after 600 s"
 }
 status_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$1"; }
 status_file() { ls "$OUT/sub-$1"/sub-"$1"_*_status.json 2>/dev/null | head -n 1; }
