@@ -162,6 +162,15 @@ GroupResult run_group(const GroupOptions& o) {
   json j = prov.to_json();
   j["Group"] = summary;
   write_json(res.dir / "group_summary.json", j);
+  if (cfg["report"]["enabled"].get<bool>()) {
+    // The group QC report; a report that cannot be written is a warning, not a failed analysis.
+    try {
+      cli::run_in_process({"report", "--derivatives", o.derivatives.string(), "--group", "--participants",
+                           group_participants.string(), "--tracer", cfg["tracer"].get<std::string>(), "--force"});
+    } catch (const std::exception& e) {
+      log::warn("group QC report not written: ", e.what());
+    }
+  }
   return res;
 }
 
