@@ -13,13 +13,15 @@ mkdir -p "$WORK"
 if ! command -v elastix >/dev/null; then
   apt-get install -y elastix >/dev/null
 fi
-if [ ! -f "$WORK/data/sub-bench_pet.nii" ]; then
-  /usr/bin/python3 "$HERE/bench_realign_phantom.py" "$WORK/data"
+# PHANTOM_ARGS: e.g. "--voxel 2.4375 --size 128 128 104" for the HRRT field of view at 2x downsampling.
+DATA=$WORK/data${PHANTOM_ARGS:+_$(echo "$PHANTOM_ARGS" | tr -c 'a-z0-9.' '_')}
+if [ ! -f "$DATA/sub-bench_pet.nii" ]; then
+  /usr/bin/python3 "$HERE/bench_realign_phantom.py" "$DATA" ${PHANTOM_ARGS:-}
 fi
-DATA=$WORK/data
 
 # petpipe: full run (estimation + reslicing + outputs) and estimation only.
 rm -rf "$WORK/petpipe" "$WORK/petpipe_est"
+echo "data: $DATA"
 t0=$(date +%s.%N)
 "$EXE" realign --pet "$DATA/sub-bench_pet.nii" --out "$WORK/petpipe_est" --estimate-only --ref-frame 16 \
   --threads "$THREADS" --quiet
