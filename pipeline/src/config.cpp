@@ -20,7 +20,7 @@ json default_config() {
       "start_time_s": 0.0,
       "empty_fraction": 0.02,
       "excluded_policy": "nearest",
-      "metric": "correlation",
+      "metric": "mattes",
       "interpolation": "linear"
     },
     "normalize": {

@@ -318,10 +318,16 @@ DynamicImage read_dynamic(const fs::path& path, const ReadDynamicOptions& option
     throw make_error(path.string(), ": PET-BIDS sidecar ", json.filename().string(),
                      " not found beside the image (frame timing is required)");
   auto io = open_image_io(path);
-  const unsigned dim = io->GetNumberOfDimensions();
+  unsigned dim = io->GetNumberOfDimensions();
+  std::size_t nframes = dim == 4 ? io->GetDimensions(3) : 1;
+  // ITK drops a trailing singleton dimension: a one-frame 4D NIfTI (dim[0] = 4, dim[4] = 1) reads as
+  // 3D, so the NIfTI header decides.
+  if (dim == 3 && is_nifti_file(path)) {
+    const auto h = detail::read_voxel_header(path.string());
+    if (h.dim[0] >= 4 && h.dim[4] == 1) dim = 4;
+  }
   if (dim != 4)
     throw make_error(path.string(), ": is a ", dim, "D image; a 4D dynamic PET image is needed");
-  const std::size_t nframes = io->GetDimensions(3);
   double scale = 1.0;
   DynamicImage out;
   out.frames = read_pet_sidecar(json, nframes, &scale);

@@ -318,3 +318,14 @@ TEST(Writers, FailedWritesLeaveNothingBehind) {
   EXPECT_THROW(write_dynamic(dir / "y.nii.gz", d), Error);
   EXPECT_EQ(test::file_count(dir), 0u);
 }
+
+TEST(NiftiIO, OneFrameDynamicImageRoundTrips) {
+  const auto dir = test::fresh_dir("oneframe");
+  Geometry g;
+  g.size = {4, 3, 2};
+  const auto d = make_dynamic(g, 1);
+  write_dynamic(dir / "sub-01_pet.nii.gz", d);
+  const auto back = read_dynamic(dir / "sub-01_pet.nii.gz");
+  EXPECT_EQ(back.frame_count(), 1u);
+  EXPECT_EQ(back.data, d.data);
+}
