@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${PETPIPE_BUILD_DIR:-build}
 OUT=${1:-demo-output}
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$PWD/$BUILD_DIR" ;; esac
 if [ ! -x "$BUILD_DIR/pipeline/petpipe" ]; then scripts/setup.sh --build-dir "$BUILD_DIR"; fi
-PETPIPE="$PWD/$BUILD_DIR/pipeline/petpipe"
+PETPIPE="$BUILD_DIR/pipeline/petpipe"
 export PETPIPE_ATLAS_DIR="$PWD/atlases"
 mkdir -p "$OUT"
 start=$(date +%s)

@@ -18,7 +18,7 @@ done
 # Build and runtime libraries, the templates/atlas, and what the tests use (python3-* and chromium are
 # used only by tests and benchmark scripts, never at run time).
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git bsdextrautils
   libinsighttoolkit5-dev libeigen3-dev libboost-program-options-dev libhdf5-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev slurm-wlm munge
   mricron-data
