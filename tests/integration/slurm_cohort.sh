@@ -7,7 +7,9 @@
 #   2. resubmit with --allow-missing: only the broken subject is submitted again (fails again), and the
 #      group job runs on the complete subjects, leaving the broken one out;
 #   3. fix the input and resubmit: only that subject runs, it completes, the group job runs on the whole
-#      cohort, and --status reports every subject complete.
+#      cohort, and --status reports every subject complete;
+#   4. a running task killed with SIGKILL (scancel --signal=KILL) and resubmitted resumes from its recorded
+#      stages to outputs equal to those of the uninterrupted run.
 # Usage: slurm_cohort.sh PETPIPE_EXE SOURCE_DIR   (exit 77 = skipped: Slurm/munge not installed)
 set -euo pipefail
 PETPIPE=$(readlink -f "$1")
@@ -126,5 +128,26 @@ check "group job $group3 completed" test "$(job_state "$group3")" = COMPLETED
 check "group has all 5 subjects" test "$(grep -c '^sub-' "$OUT/group/maps.tsv")" = 5
 "$PETPIPE" slurm --status --out "$OUT" --bids "$W/bids" | tee "$W/status3.txt"
 check "status: all complete" grep -q "summary: 5 complete, 0 failed, 0 running, 0 queued, 0 not run" "$W/status3.txt"
+echo "== 4. SIGKILL a running task, resubmit: the subject resumes to the uninterrupted results"
+first=$(echo "$subjects" | head -n 1)
+cp -a "$OUT/sub-$first" "$W/reference-sub-$first"
+rm -rf "$OUT/sub-$first"
+submit --participant-label "$first" --no-group | tee "$W/submit4.txt"
+array4=$(last_job array_job)
+for _ in $(seq 600); do  # until the task has recorded its first stage (at most 300 s)
+  ls "$OUT/sub-$first"/.petpipe/*/realign.json >/dev/null 2>&1 && break
+  sleep 0.5
+done
+check "sub-$first recorded a stage before the kill" bash -c "ls '$OUT/sub-$first'/.petpipe/*/realign.json >/dev/null 2>&1"
+scancel --signal=KILL --full "$array4"
+wait_idle
+check "sub-$first not complete after the kill" bash -c "! grep -qs '\"complete\"' '$OUT/sub-$first'/sub-${first}_*_status.json"
+submit --participant-label "$first" --no-group | tee "$W/submit5.txt"
+check "sub-$first resubmitted" grep -q "1 subject ($first)" "$W/submit5.txt"
+wait_idle
+f=$(status_file "$first")
+check "sub-$first complete after the resubmission" test "$(status_of "$f")" = complete
+check "sub-$first resumed (realign not redone)" "$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["stages"]["realign"]["status"] != "skipped")' "$f"
+check "sub-$first outputs equal the uninterrupted run" "$PY" "$SRC/tests/e2e/compare_outputs.py" "$W/reference-sub-$first" "$OUT/sub-$first"
 echo "slurm_cohort: all checks passed in $(( $(date +%s) - t0 )) s"
 ok=1
