@@ -22,6 +22,8 @@ function(petpipe_add_test name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPENDS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPENDS} GTest::gtest GTest::gtest_main)
+  # tests/support: test_util.hpp (temporary folders, running the petpipe executable) for every test.
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
   petpipe_warnings(${name})
   if(NOT T_LABELS)
     set(T_LABELS unit)

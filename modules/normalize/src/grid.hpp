@@ -90,4 +90,7 @@ Image3D smooth_and_resample(const Image3D& image, const Geometry& target, double
 // Robust maximum: the q-quantile of the image values (q in 0..1).
 double quantile(std::vector<float> values, double q);
 
+// Intensity-weighted centre (LPS mm) of the positive voxels (similarity.cpp).
+Vec3 center_of_mass(const Image3D& img);
+
 }  // namespace petpipe::normalize::detail

@@ -46,22 +46,6 @@ ImageType::Pointer to_itk(const Image3D& v) {
   return img;
 }
 
-Vec3 center_of_mass(const Image3D& img) {
-  const detail::PointMap to_point(img.geom);
-  double w = 0, s[3] = {0, 0, 0};
-  const auto& g = img.geom;
-  for (std::size_t k = 0; k < g.size[2]; ++k)
-    for (std::size_t j = 0; j < g.size[1]; ++j)
-      for (std::size_t i = 0; i < g.size[0]; ++i) {
-        const double v = img.data[g.linear_index(i, j, k)];
-        if (!(v > 0)) continue;
-        const Vec3 p = to_point(double(i), double(j), double(k));
-        for (int a = 0; a < 3; ++a) s[a] += v * p[a];
-        w += v;
-      }
-  if (w <= 0) return g.index_to_point({(g.size[0] - 1) / 2.0, (g.size[1] - 1) / 2.0, (g.size[2] - 1) / 2.0});
-  return {s[0] / w, s[1] / w, s[2] / w};
-}
 
 Image3D clamp_negative(Image3D img) {
   for (auto& v : img.data)
@@ -158,12 +142,12 @@ LinearResult register_linear(const Image3D& fixed_raw, const Image3D& moving_raw
       if (v <= o.fixed_threshold) v = 0;
   const Image3D moving = clamp_negative(moving_raw);
 
-  const Vec3 cf = center_of_mass(fixed);
+  const Vec3 cf = detail::center_of_mass(fixed);
   AffineMap start;
   if (initial) {
     start = *initial;
   } else if (o.center_of_mass_init) {
-    const Vec3 cm = center_of_mass(moving);
+    const Vec3 cm = detail::center_of_mass(moving);
     start.offset = {cm[0] - cf[0], cm[1] - cf[1], cm[2] - cf[2]};
   }
   // Express the start about the centre cf: y = M (x - cf) + t + cf  =>  t = offset + M cf - cf.

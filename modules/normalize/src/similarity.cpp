@@ -92,9 +92,8 @@ double normalized_mutual_information(const Image3D& a, const Image3D& b, const T
   return hab > 0 ? (ha + hb) / hab : 0.0;
 }
 
-namespace {
-
-Vec3 weighted_center(const Image3D& img) {
+// Intensity-weighted centre (LPS mm) of the positive voxels; the grid centre when there are none.
+Vec3 detail::center_of_mass(const Image3D& img) {
   const detail::PointMap to_point(img.geom);
   const auto& g = img.geom;
   double w = 0, s[3] = {0, 0, 0};
@@ -110,6 +109,9 @@ Vec3 weighted_center(const Image3D& img) {
   if (w <= 0) return g.index_to_point({(g.size[0] - 1) / 2.0, (g.size[1] - 1) / 2.0, (g.size[2] - 1) / 2.0});
   return {s[0] / w, s[1] / w, s[2] / w};
 }
+
+namespace {
+
 
 std::string describe_rotation(const Mat3& r) {
   const double tr = r[0] + r[4] + r[8];
@@ -133,7 +135,7 @@ OrientationCheck check_orientation(const Image3D& fixed, const Image3D& moving, 
   const double sp = 8.0;
   const Image3D f = detail::smooth_and_resample(fixed, regrid(fixed.geom, sp), 0.5 * sp);
   const Image3D m = detail::smooth_and_resample(moving, regrid(moving.geom, sp), 0.5 * sp);
-  const Vec3 cf = weighted_center(f), cm = weighted_center(m);
+  const Vec3 cf = detail::center_of_mass(f), cm = detail::center_of_mass(m);
   struct Candidate {
     Mat3 r;
     AffineMap map;

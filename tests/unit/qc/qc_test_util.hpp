@@ -13,6 +13,7 @@
 
 #include "petpipe/core/image.hpp"
 #include "petpipe/core/tsv.hpp"
+#include "test_util.hpp"
 
 namespace petpipe::qc::test {
 
@@ -25,26 +26,10 @@ inline fs::path fresh_dir(const std::string& name) {
   return d;
 }
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-inline RunResult run(const std::string& command) {
-  RunResult r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-inline std::string petpipe_exe() {
-  const char* e = std::getenv("PETPIPE_EXE");
-  return e ? e : "petpipe";
-}
+// Running commands and finding the executable: the shared helpers of every test.
+using petpipe::test::petpipe_exe;
+using petpipe::test::run;
+using petpipe::test::RunResult;
 
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
