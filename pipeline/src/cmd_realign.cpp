@@ -262,7 +262,7 @@ Command realign_command() {
       "a second pass registers every frame to the duration-weighted mean of the realigned frames. Frames "
       "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for estimation; the "
       "metric is Mattes mutual information on a random 25 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid (the choice is measured against normalized correlation in docs/VALIDATION.md). Registrations of different "
+      "two-level pyramid (the choice is measured against normalized correlation in docs/MODULE_VALIDATION.md). Registrations of different "
       "frames run in parallel (--threads).\n\n"
       "Frames numbers are 1-based, as `petpipe info` lists them. The reference frame (--ref-frame) defaults "
       "to the highest-count frame (mean activity x duration x decay factor) among the frames in the last "

@@ -168,7 +168,7 @@ TEST(RealignEstimate, RecoversDriftsAndJumpsWithChangingTracerDistribution) {
   EXPECT_LT(e.t_rms, 0.5);
   EXPECT_LT(e.r_rms, 0.3);
 
-  // The measurement behind the default metric (docs/VALIDATION.md): normalized correlation on the
+  // The measurement behind the default metric (docs/MODULE_VALIDATION.md): normalized correlation on the
   // same frames is biased by the changing distribution.
   Options nc;
   nc.metric = Metric::correlation;
@@ -207,14 +207,14 @@ TEST(RealignEstimate, NoMotionGivesNearIdentity) {
   const MaxAbs m = max_abs(r, kStarts, 180.0);
   std::printf("no motion: max |t| %.4f mm, max |r| %.4f deg\n", m.t, m.r);
   // The issue asks for < 0.05 deg; measured 0.10 deg here (4 mm voxels, Mattes MI sampling noise),
-  // see docs/VALIDATION.md. The bound below is what is achieved, not the issue's target.
+  // see docs/MODULE_VALIDATION.md. The bound below is what is achieved, not the issue's target.
   EXPECT_LT(m.t, 0.1);
   EXPECT_LT(m.r, 0.15);
 }
 
 TEST(RealignEstimate, NoMotionWithChangingDistributionHasSmallBias) {
   // The tracer distribution changes from vascular to specific binding: the metric optimum moves a
-  // little (measured: docs/VALIDATION.md). Bound it after the first 3 minutes.
+  // little (measured: docs/MODULE_VALIDATION.md). Bound it after the first 3 minutes.
   QuietLog quiet;
   const Geometry g = test_geometry(4.0);
   const auto dur = durations(kStarts, 3600);

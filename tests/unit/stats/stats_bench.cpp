@@ -1,4 +1,4 @@
-// Benchmarks of the stats module and the null simulation (docs/BENCHMARKS.md, docs/VALIDATION.md).
+// Benchmarks of the stats module and the null simulation (docs/BENCHMARKS.md, docs/MODULE_VALIDATION.md).
 //   stats_bench glm            GLM 39 subjects x 230 000 voxels, 3 contrasts (+ numpy peer via /usr/bin/python3)
 //   stats_bench perm N         N Freedman-Lane permutations with TFCE, 39 x ~230 000 smoothed voxels
 //   stats_bench null R P       R null data sets (39 subjects, two groups, FWHM 3 voxels): family-wise error of RFT
