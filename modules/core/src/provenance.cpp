@@ -11,6 +11,9 @@
 #ifndef PETPIPE_VERSION
 #define PETPIPE_VERSION "0.0.0"
 #endif
+#ifdef PETPIPE_GIT_HASH_HEADER
+#include PETPIPE_GIT_HASH_HEADER
+#endif
 #ifndef PETPIPE_GIT_HASH
 #define PETPIPE_GIT_HASH "unknown"
 #endif
