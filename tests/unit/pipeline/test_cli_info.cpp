@@ -2,6 +2,8 @@
 // small PET-BIDS dataset, plus its errors on bad input.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "petpipe/core/nifti_io.hpp"
@@ -42,6 +44,19 @@ fs::path make_dataset(const std::string& name) {
   return root;
 }
 }  // namespace
+
+// The hash in --version (and in every provenance record) is the commit the binary was built from. A commit
+// made after the build and before the test shows here as a mismatch: rebuild.
+TEST(Cli, VersionNamesTheSourceCommit) {
+  const char* src = std::getenv("PETPIPE_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  auto g = test::run("git -C '" + std::string(src) + "' rev-parse --short=12 HEAD 2>/dev/null");
+  if (g.exit_code != 0 || g.output.size() < 12) GTEST_SKIP() << "the source is not a git checkout";
+  const std::string head = g.output.substr(0, 12);
+  auto r = test::run(exe() + " --version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("(git " + head), std::string::npos) << r.output << " vs HEAD " << head;
+}
 
 TEST(Cli, HelpVersionAndUnknownCommand) {
   auto r = test::run(exe() + " --help");
