@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "petpipe/core/error.hpp"
@@ -26,44 +27,6 @@ std::vector<std::array<int, 3>> offsets(Connectivity conn) {
   return o;
 }
 
-struct UnionFind {
-  std::vector<std::uint32_t> parent;
-  std::vector<std::uint32_t> size;
-  std::vector<double> val;  // roots: accumulated value; others: offset relative to the parent
-  explicit UnionFind(std::size_t n) : parent(n), size(n, 1), val(n, 0.0) {
-    std::iota(parent.begin(), parent.end(), 0u);
-  }
-  std::uint32_t find(std::uint32_t x) {
-    // first pass: find the root
-    std::uint32_t r = x;
-    while (parent[r] != r) r = parent[r];
-    // second pass: compress, turning offsets into offsets relative to the root
-    // collect the path
-    std::uint32_t cur = x;
-    double acc = 0;
-    // compute the total offset from x to the root (excluding the root)
-    for (std::uint32_t y = x; y != r; y = parent[y]) acc += val[y];
-    while (cur != r) {
-      const std::uint32_t next = parent[cur];
-      const double own = val[cur];
-      val[cur] = acc;
-      parent[cur] = r;
-      acc -= own;
-      cur = next;
-    }
-    return r;
-  }
-  std::uint32_t unite(std::uint32_t a, std::uint32_t b) {
-    a = find(a);
-    b = find(b);
-    if (a == b) return a;
-    if (size[a] < size[b]) std::swap(a, b);
-    parent[b] = a;
-    size[a] += size[b];
-    val[b] -= val[a];
-    return a;
-  }
-};
 
 }  // namespace
 
@@ -165,87 +128,158 @@ ClusterResult cluster_inference(const std::vector<double>& stat, const Geometry&
 MaskGraph mask_graph(const Mask& mask, Connectivity conn) {
   const Geometry& g = mask.geom;
   MaskGraph mg;
-  std::vector<std::int64_t> pos(g.voxel_count(), -1);
-  for (std::size_t i = 0; i < g.voxel_count(); ++i)
-    if (mask.data[i]) {
-      pos[i] = static_cast<std::int64_t>(mg.voxels.size());
-      mg.voxels.push_back(i);
-    }
-  const auto off = offsets(conn);
-  mg.offsets.reserve(mg.voxels.size() + 1);
-  mg.offsets.push_back(0);
-  for (std::size_t v : mg.voxels) {
-    const long i = static_cast<long>(v % g.size[0]);
-    const long j = static_cast<long>((v / g.size[0]) % g.size[1]);
-    const long k = static_cast<long>(v / (g.size[0] * g.size[1]));
-    for (const auto& o : off) {
-      const long a = i + o[0], b = j + o[1], c = k + o[2];
-      if (a < 0 || b < 0 || c < 0 || a >= static_cast<long>(g.size[0]) || b >= static_cast<long>(g.size[1]) ||
-          c >= static_cast<long>(g.size[2]))
-        continue;
-      const std::int64_t p = pos[g.linear_index(static_cast<std::size_t>(a), static_cast<std::size_t>(b),
-                                                static_cast<std::size_t>(c))];
-      if (p >= 0) mg.neighbours.push_back(static_cast<std::uint32_t>(p));
-    }
-    mg.offsets.push_back(static_cast<std::uint32_t>(mg.neighbours.size()));
-  }
+  const std::size_t px = g.size[0] + 2, py = g.size[1] + 2, pz = g.size[2] + 2;
+  mg.padded_count = px * py * pz;
+  if (mg.padded_count >= std::numeric_limits<std::uint32_t>::max())
+    throw make_error("mask_graph: grid of ", g.voxel_count(), " voxels is too large");
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i) {
+        const std::size_t lin = g.linear_index(i, j, k);
+        if (!mask.data[lin]) continue;
+        mg.voxels.push_back(lin);
+        mg.padded.push_back(static_cast<std::uint32_t>((i + 1) + (j + 1) * px + (k + 1) * px * py));
+      }
+  for (const auto& o : offsets(conn))
+    mg.deltas.push_back(o[0] + o[1] * static_cast<std::int64_t>(px) + o[2] * static_cast<std::int64_t>(px * py));
   return mg;
 }
 
-std::vector<double> tfce(const std::vector<double>& stat, const MaskGraph& graph, const TfceOptions& o) {
+namespace {
+
+constexpr std::uint32_t kInactive = std::numeric_limits<std::uint32_t>::max();
+
+// Root of x in the union-find with path compression. val of a non-root is its offset relative to its
+// parent (the TFCE a voxel has accumulated = val along the path to the root, root included); compression
+// turns the offsets into offsets relative to the root.
+inline std::uint32_t find_root(std::vector<std::uint32_t>& parent, std::vector<double>& val, std::uint32_t x) {
+  std::uint32_t r = parent[x];
+  if (parent[r] == r) return r;  // x is the root or a child of it
+  // Union by size keeps every tree at most log2(n) < 32 deep, so the path fits.
+  std::uint32_t path[64];
+  int len = 0;
+  r = x;
+  while (parent[r] != r) {
+    path[len++] = r;
+    r = parent[r];
+  }
+  double acc = 0;
+  for (int i = len - 1; i >= 0; --i) {
+    const std::uint32_t y = path[i];
+    acc += val[y];
+    val[y] = acc;
+    parent[y] = r;
+  }
+  return r;
+}
+
+}  // namespace
+
+void tfce(const std::vector<double>& stat, const MaskGraph& graph, const TfceOptions& o, TfceWorkspace& ws,
+          std::vector<double>& out) {
   const std::size_t n = stat.size();
   if (n != graph.voxels.size()) throw make_error("tfce: ", n, " values for ", graph.voxels.size(), " mask voxels");
   if (!(o.dh > 0)) throw make_error("tfce: dh must be positive");
-  std::vector<double> out(n, 0.0);
+  if (n >= kInactive) throw make_error("tfce: too many voxels (", n, ")");
+  out.assign(n, 0.0);
   // Bucket voxels by the highest level they reach: level(v) = floor(stat / dh).
   double mx = 0;
   for (double s : stat)
     if (s > mx) mx = s;
-  const std::size_t K = static_cast<std::size_t>(std::floor(mx / o.dh));
-  if (K == 0) return out;
-  std::vector<std::uint32_t> count(K + 2, 0);
-  std::vector<std::uint32_t> level(n, 0);
+  if (mx < o.dh) return;
+  auto& level = ws.level;
+  level.resize(n);
+  const double inv_dh = 1.0 / o.dh;
+  std::uint32_t K = 0;
   for (std::size_t v = 0; v < n; ++v) {
-    if (!(stat[v] >= o.dh)) continue;
-    level[v] = static_cast<std::uint32_t>(std::min<double>(static_cast<double>(K), std::floor(stat[v] / o.dh)));
-    ++count[level[v]];
+    std::uint32_t l = 0;
+    if (stat[v] >= o.dh) {
+      // floor(stat / dh), checked against the definition h_k = k dh <= stat so that rounding of the
+      // division cannot move a voxel to a neighbouring level
+      double f = std::floor(stat[v] * inv_dh);
+      if (f * o.dh > stat[v])
+        f -= 1;
+      else if ((f + 1) * o.dh <= stat[v])
+        f += 1;
+      l = static_cast<std::uint32_t>(f);
+      K = std::max(K, l);
+    }
+    level[v] = l;
   }
-  std::vector<std::uint32_t> start(K + 2, 0);
-  for (std::size_t k = 1; k <= K + 1; ++k) start[k] = start[k - 1] + count[k - 1];
-  std::vector<std::uint32_t> order(start[K + 1]);
-  {
-    std::vector<std::uint32_t> fill(start.begin(), start.end());
-    for (std::size_t v = 0; v < n; ++v)
-      if (level[v] > 0) order[fill[level[v]]++] = static_cast<std::uint32_t>(v);
+  if (K == 0) return;
+  auto& count = ws.start;  // counts first, then bucket ends
+  count.assign(K + 2, 0);
+  for (std::size_t v = 0; v < n; ++v) ++count[level[v]];
+  // Exclusive prefix over levels (level 0 = never active, not stored).
+  std::uint32_t total = 0;
+  for (std::size_t k = 1; k <= K; ++k) {
+    const std::uint32_t c = count[k];
+    count[k] = total;
+    total += c;
   }
-  UnionFind uf(n);
-  std::vector<std::uint8_t> active(n, 0);
-  std::vector<std::uint32_t> roots, kept;
+  count[K + 1] = total;
+  auto& order = ws.order;
+  order.resize(total);
+  for (std::size_t v = 0; v < n; ++v)
+    if (level[v] > 0) order[count[level[v]]++] = static_cast<std::uint32_t>(v);
+  // count[k] is now the end of bucket k (= start of bucket k + 1); bucket k is [count[k-1], count[k])
+  // with count[0] = 0 for k = 1.
+  count[0] = 0;
+  auto& parent = ws.parent;
+  auto& size = ws.size;
+  auto& val = ws.val;
+  parent.assign(graph.padded_count, kInactive);  // padding and voxels below the current level: inactive
+  size.resize(graph.padded_count);
+  val.resize(graph.padded_count);
+  auto& roots = ws.roots;
+  auto& kept = ws.kept;
+  roots.clear();
+  const std::uint32_t* pidx = graph.padded.data();
+  const std::int64_t* delta = graph.deltas.data();
+  const std::size_t ndelta = graph.deltas.size();
+  const bool sqrt_e = o.E == 0.5;
   for (std::size_t k = K; k >= 1; --k) {
-    for (std::uint32_t a = start[k]; a < start[k] + count[k]; ++a) {
-      const std::uint32_t v = order[a];
-      active[v] = 1;
-      roots.push_back(v);
-      for (std::uint32_t e = graph.offsets[v]; e < graph.offsets[v + 1]; ++e) {
-        const std::uint32_t w = graph.neighbours[e];
-        if (active[w]) uf.unite(v, w);
+    const std::uint32_t b0 = k >= 2 ? count[k - 1] : 0, b1 = count[k];
+    for (std::uint32_t a = b0; a < b1; ++a) {
+      const std::uint32_t v = pidx[order[a]];
+      parent[v] = v;
+      size[v] = 1;
+      val[v] = 0.0;
+      std::uint32_t rv = v;
+      for (std::size_t e = 0; e < ndelta; ++e) {
+        const std::uint32_t w = static_cast<std::uint32_t>(static_cast<std::int64_t>(v) + delta[e]);
+        if (parent[w] == kInactive) continue;
+        std::uint32_t rw = find_root(parent, val, w);
+        if (rw == rv) continue;
+        if (size[rv] < size[rw]) std::swap(rv, rw);
+        parent[rw] = rv;  // rw joins rv; its accumulated value becomes an offset relative to rv
+        size[rv] += size[rw];
+        val[rw] -= val[rv];
       }
+      roots.push_back(v);  // every root is in the list: a new voxel or a root kept from the level above
     }
     const double h = static_cast<double>(k) * o.dh;
-    const double hw = std::pow(h, o.H) * o.dh;
+    const double hw = (o.H == 2.0 ? h * h : std::pow(h, o.H)) * o.dh;
     kept.clear();
     for (std::uint32_t r : roots) {
-      if (uf.parent[r] != r) continue;
-      uf.val[r] += std::pow(static_cast<double>(uf.size[r]), o.E) * hw;
+      if (parent[r] != r) continue;
+      const double s = static_cast<double>(size[r]);
+      val[r] += (sqrt_e ? std::sqrt(s) : std::pow(s, o.E)) * hw;
       kept.push_back(r);
     }
     roots.swap(kept);
   }
-  for (std::size_t v = 0; v < n; ++v) {
-    if (!active[v]) continue;
-    const std::uint32_t r = uf.find(static_cast<std::uint32_t>(v));
-    out[v] = (r == v ? 0.0 : uf.val[v]) + uf.val[r];
+  for (std::uint32_t a = 0; a < total; ++a) {
+    const std::uint32_t v = order[a], gv = pidx[v];
+    const std::uint32_t r = find_root(parent, val, gv);
+    out[v] = r == gv ? val[gv] : val[gv] + val[r];
   }
+}
+
+std::vector<double> tfce(const std::vector<double>& stat, const MaskGraph& graph, const TfceOptions& options) {
+  TfceWorkspace ws;
+  std::vector<double> out;
+  tfce(stat, graph, options, ws, out);
   return out;
 }
 

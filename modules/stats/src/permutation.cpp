@@ -88,57 +88,89 @@ PermutationResult permutation_test(const MatrixXfRM& Y, const Eigen::MatrixXd& X
   res.max_null.assign(P, 0.0);
   if (options.tfce) res.tfce_max_null.assign(P, 0.0);
 
-  auto statistic = [&](const std::vector<std::uint32_t>& perm, std::vector<double>& out, Eigen::MatrixXf& QtY) {
-    // Permuted reduced residuals: row i of the permuted data is row perm[i] of Rz, so
-    // Q' P Rz = (P' Q)' Rz.
-    Eigen::MatrixXf PQ(n, p);
-    const Eigen::MatrixXf Qf = Q.cast<float>();
-    for (Eigen::Index i = 0; i < n; ++i) PQ.row(perm[static_cast<std::size_t>(i)]) = Qf.row(i);
-    QtY.noalias() = PQ.transpose() * Rz;
-    out.resize(static_cast<std::size_t>(V));
-    const Eigen::MatrixXd CRi = CRinv;
-    for (Eigen::Index v = 0; v < V; ++v) {
-      const Eigen::VectorXd qy = QtY.col(v).cast<double>();
-      const double sse = std::max(0.0, ss(v) - qy.squaredNorm());
-      const double s2 = sse / df;
-      if (!(s2 > 0)) {
-        out[static_cast<std::size_t>(v)] = 0.0;
-        continue;
-      }
-      if (!is_f) {
-        const double cb = CRi.row(0).dot(qy);
-        out[static_cast<std::size_t>(v)] = cb / std::sqrt(s2 * var_factor);
-      } else {
-        const Eigen::VectorXd cb = CRi * qy;
-        out[static_cast<std::size_t>(v)] = cb.dot(Minv * cb) / (static_cast<double>(q) * s2);
+  // Statistics of a batch of permutations: Q' P_b Rz for all b in one GEMM over a block of voxels
+  // (rows b p .. b p + p - 1 belong to permutation b), so the residuals are read once per batch.
+  // sse = |Rz|^2 - |Q' P Rz|^2 because P Rz has the same norm as Rz.
+  const Eigen::MatrixXf Qf = Q.cast<float>();
+  const double inv_df = 1.0 / df;
+  auto batch_statistics = [&](std::size_t k0, std::size_t nb, std::vector<std::vector<double>>& out) {
+    const Eigen::Index rows = static_cast<Eigen::Index>(nb) * p;
+    Eigen::MatrixXf A(rows, n);
+    for (std::size_t b = 0; b < nb; ++b) {
+      const auto& perm = perms[k0 + b];
+      // Row i of the permuted data is row perm[i] of Rz: Q' P Rz = (P' Q)' Rz.
+      for (Eigen::Index i = 0; i < n; ++i)
+        A.block(static_cast<Eigen::Index>(b) * p, perm[static_cast<std::size_t>(i)], p, 1) = Qf.row(i).transpose();
+    }
+    for (auto& o : out) o.resize(static_cast<std::size_t>(V));
+    constexpr Eigen::Index vblock = 1024;
+    Eigen::MatrixXf T(rows, vblock);
+    std::vector<double> cb(static_cast<std::size_t>(q));
+    for (Eigen::Index v0 = 0; v0 < V; v0 += vblock) {
+      const Eigen::Index nv = std::min(vblock, V - v0);
+      T.leftCols(nv).noalias() = A * Rz.middleCols(v0, nv);
+      for (std::size_t b = 0; b < nb; ++b) {
+        double* o = out[b].data() + v0;
+        const Eigen::Index r0 = static_cast<Eigen::Index>(b) * p;
+        for (Eigen::Index j = 0; j < nv; ++j) {
+          const float* col = T.data() + j * rows + r0;
+          double qq = 0;
+          for (Eigen::Index a = 0; a < p; ++a) qq += static_cast<double>(col[a]) * col[a];
+          const double s2 = (ss(v0 + j) - qq) * inv_df;
+          if (!(s2 > 0)) {
+            o[j] = 0.0;
+            continue;
+          }
+          if (!is_f) {
+            double c = 0;
+            for (Eigen::Index a = 0; a < p; ++a) c += CRinv(0, a) * col[a];
+            o[j] = c / std::sqrt(s2 * var_factor);
+          } else {
+            for (Eigen::Index r = 0; r < q; ++r) {
+              double c = 0;
+              for (Eigen::Index a = 0; a < p; ++a) c += CRinv(r, a) * col[a];
+              cb[static_cast<std::size_t>(r)] = c;
+            }
+            double f = 0;
+            for (Eigen::Index r = 0; r < q; ++r)
+              for (Eigen::Index c2 = 0; c2 < q; ++c2)
+                f += cb[static_cast<std::size_t>(r)] * Minv(r, c2) * cb[static_cast<std::size_t>(c2)];
+            o[j] = f / (static_cast<double>(q) * s2);
+          }
+        }
       }
     }
   };
 
-  std::vector<double> observed;
   {
-    Eigen::MatrixXf QtY(p, V);
-    statistic(perms[0], observed, QtY);
+    std::vector<std::vector<double>> obs(1);
+    batch_statistics(0, 1, obs);
+    res.stat = std::move(obs[0]);
   }
-  res.stat = observed;
-  if (options.tfce) res.tfce = tfce(observed, graph, options.tfce_options);
+  if (options.tfce) res.tfce = tfce(res.stat, graph, options.tfce_options);
 
   Progress progress("permutations", P);
-  parallel_for(P, [&](std::size_t a, std::size_t b) {
-    Eigen::MatrixXf QtY(p, V);
-    std::vector<double> s;
-    for (std::size_t k = a; k < b; ++k) {
-      statistic(perms[k], s, QtY);
-      double mx = -std::numeric_limits<double>::infinity();
-      for (double v : s) mx = std::max(mx, v);
-      res.max_null[k] = mx;
-      if (options.tfce) {
-        const auto t = tfce(s, graph, options.tfce_options);
-        double mt = 0;
-        for (double v : t) mt = std::max(mt, v);
-        res.tfce_max_null[k] = mt;
+  constexpr std::size_t kBatch = 8;
+  const std::size_t nbatches = (P + kBatch - 1) / kBatch;
+  parallel_for(nbatches, [&](std::size_t a, std::size_t b) {
+    std::vector<std::vector<double>> s(kBatch);
+    TfceWorkspace ws;
+    std::vector<double> t;
+    for (std::size_t bi = a; bi < b; ++bi) {
+      const std::size_t k0 = bi * kBatch, nb = std::min(kBatch, P - k0);
+      batch_statistics(k0, nb, s);
+      for (std::size_t j = 0; j < nb; ++j) {
+        double mx = -std::numeric_limits<double>::infinity();
+        for (double v : s[j]) mx = std::max(mx, v);
+        res.max_null[k0 + j] = mx;
+        if (options.tfce) {
+          tfce(s[j], graph, options.tfce_options, ws, t);
+          double mt = 0;
+          for (double v : t) mt = std::max(mt, v);
+          res.tfce_max_null[k0 + j] = mt;
+        }
+        progress.advance();
       }
-      progress.advance();
     }
   });
   progress.done();

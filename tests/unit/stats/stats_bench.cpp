@@ -1,8 +1,9 @@
 // Benchmarks of the stats module and the null simulation (docs/BENCHMARKS.md, docs/MODULE_VALIDATION.md).
 //   stats_bench glm            GLM 39 subjects x 230 000 voxels, 3 contrasts (+ numpy peer via /usr/bin/python3)
 //   stats_bench perm N         N Freedman-Lane permutations with TFCE, 39 x ~230 000 smoothed voxels
-//   stats_bench null R P       R null data sets (39 subjects, two groups, FWHM 3 voxels): family-wise error of RFT
-//                              clusters and peaks, FDR and P permutations
+//   stats_bench null R P [F]   R null data sets (39 subjects, two groups, FWHM F voxels, default 3): family-wise
+//                              error of RFT clusters and peaks, FDR, and P permutations (max-t and TFCE)
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 
 #include "petpipe/core/parallel.hpp"
 #include "petpipe/stats/clusters.hpp"
+#include "petpipe/stats/distributions.hpp"
 #include "petpipe/stats/glm.hpp"
 #include "petpipe/stats/multiple_comparisons.hpp"
 #include "petpipe/stats/permutation.hpp"
@@ -65,19 +67,34 @@ Eigen::MatrixXd design39(std::mt19937& rng) {
   return X;
 }
 
-// Smoothed Gaussian noise for n subjects inside an ellipsoid mask on grid g.
+// Smoothed Gaussian noise for n subjects inside the mask on grid g: white noise on the grid padded by the
+// kernel radius is smoothed (separable Gaussian, FWHM in voxels) and cropped, so the smoothness is the same
+// at the edge of the grid as in its centre. Subjects are generated in parallel, each from its own seed.
 MatrixXfRM noise(const Geometry& g, const Mask& mask, int n, double fwhm, std::mt19937& rng) {
   std::vector<std::size_t> vox;
   for (std::size_t i = 0; i < mask.data.size(); ++i)
     if (mask.data[i]) vox.push_back(i);
   MatrixXfRM Y(n, static_cast<Eigen::Index>(vox.size()));
-  std::normal_distribution<double> nd;
-  for (int s = 0; s < n; ++s) {
-    std::vector<double> w(g.voxel_count());
-    for (double& x : w) x = nd(rng);
-    smooth(w, g, fwhm);
-    for (std::size_t v = 0; v < vox.size(); ++v) Y(s, static_cast<Eigen::Index>(v)) = static_cast<float>(w[vox[v]]);
-  }
+  const std::size_t pad = static_cast<std::size_t>(std::ceil(3.5 * fwhm / std::sqrt(8 * std::log(2.0))));
+  Geometry gp;
+  gp.size = {g.size[0] + 2 * pad, g.size[1] + 2 * pad, g.size[2] + 2 * pad};
+  std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
+  for (auto& sd : seeds) sd = (static_cast<std::uint64_t>(rng()) << 32) ^ rng();
+  parallel_for(static_cast<std::size_t>(n), [&](std::size_t s0, std::size_t s1) {
+    std::vector<double> w(gp.voxel_count());
+    for (std::size_t s = s0; s < s1; ++s) {
+      std::mt19937_64 r(seeds[s]);
+      std::normal_distribution<double> nd;
+      for (double& x : w) x = nd(r);
+      smooth(w, gp, fwhm);
+      for (std::size_t v = 0; v < vox.size(); ++v) {
+        const std::size_t i = vox[v] % g.size[0], j = (vox[v] / g.size[0]) % g.size[1],
+                          k = vox[v] / (g.size[0] * g.size[1]);
+        Y(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(v)) =
+            static_cast<float>(w[gp.linear_index(i + pad, j + pad, k + pad)]);
+      }
+    }
+  });
   return Y;
 }
 
@@ -140,7 +157,7 @@ int main(int argc, char** argv) {
     Geometry g;
     g.size = {79, 95, 79};  // 2 mm MNI grid
     g.spacing = {2, 2, 2};
-    const Mask mask = ellipsoid(g, 0.58);
+    const Mask mask = ellipsoid(g, 0.82);  // ~230 000 voxels, the size of a 2 mm MNI brain mask
     const MaskGraph mg = mask_graph(mask, Connectivity::c26);
     const Eigen::MatrixXd X = design39(rng);
     const MatrixXfRM Y = noise(g, mask, 39, 4.0, rng);  // FWHM 8 mm
@@ -161,11 +178,45 @@ int main(int argc, char** argv) {
     std::printf("permutation_test 39 x %zu voxels, %zu permutations, threads %u: with TFCE %.1f s (%.1f ms/perm), "
                 "max-statistic only %.1f s; projected 5000 with TFCE: %.0f s\n",
                 mg.voxels.size(), N, thread_count(), t, 1000 * t / N, tn, t / N * 5000);
+    // One TFCE of the observed t map, single thread, against the textbook computation (a connected-component
+    // labelling of the supra-threshold set at every level h = dh, 2 dh, ...) on the same map.
+    std::vector<double> stat = r.stat;
+    TfceWorkspace ws;
+    std::vector<double> fast;
+    const int reps = 10;
+    const auto t2 = clk::now();
+    for (int i = 0; i < reps; ++i) tfce(stat, mg, o.tfce_options, ws, fast);
+    const double tf = secs(t2) / reps;
+    const auto t3 = clk::now();
+    std::vector<double> slow(stat.size(), 0.0);
+    const double mx = *std::max_element(stat.begin(), stat.end());
+    const double dh = o.tfce_options.dh;
+    for (int k = 1; k * dh <= mx; ++k) {
+      const double h = k * dh;
+      std::vector<std::uint8_t> in(g.voxel_count(), 0);
+      for (std::size_t v = 0; v < stat.size(); ++v) in[mg.voxels[v]] = stat[v] >= h;
+      const auto lab = label_components(in, g, Connectivity::c26);
+      for (std::size_t v = 0; v < stat.size(); ++v) {
+        const int l = lab.label[mg.voxels[v]];
+        if (l) slow[v] += std::sqrt(double(lab.sizes[static_cast<std::size_t>(l - 1)])) * h * h * dh;
+      }
+    }
+    const double ts = secs(t3);
+    double worst = 0;
+    for (std::size_t v = 0; v < stat.size(); ++v) worst = std::max(worst, std::fabs(fast[v] - slow[v]) / (1 + slow[v]));
+    std::printf("one TFCE (max t %.2f, %d levels), 1 thread: union-find sweep %.1f ms, labelling per level %.1f ms "
+                "(%.1fx); max relative difference %.1e\n",
+                mx, static_cast<int>(mx / dh), 1000 * tf, 1000 * ts, ts / tf, worst);
+    if (!(worst < 1e-9)) return 1;
     return r.permutations == N ? 0 : 1;
   }
   if (mode == "null") {
+    // Complete null: 39 subjects (19 vs 20) of smoothed Gaussian noise in a sphere of 3 mm voxels; one-sided
+    // t test group A > group B. Each inference counts a realisation when it declares anything significant
+    // at 0.05 (FWE, or q = 0.05 for FDR: under the complete null the FDR is this probability).
     const int R = argc > 2 ? std::atoi(argv[2]) : 100;
     const std::size_t P = argc > 3 ? std::stoul(argv[3]) : 200;
+    const double fwhm = argc > 4 ? std::atof(argv[4]) : 3.0;  // voxels
     Geometry g;
     g.size = {32, 32, 32};
     g.spacing = {3, 3, 3};
@@ -175,15 +226,18 @@ int main(int argc, char** argv) {
     Contrast c;
     c.name = "g";
     c.C = Eigen::RowVectorXd::Unit(2, 1);
-    int fwe_cluster = 0, fwe_peak = 0, fdr_any = 0, perm_any = 0, tfce_any = 0;
-    double fwhm_sum = 0;
+    int fwe_cluster = 0, fwe_peak = 0, fdr_any = 0, perm_any = 0, tfce_any = 0, fwe_cluster_fdr = 0;
+    double fwhm_sum = 0, clusters_sum = 0, ec_sum = 0, size_sum = 0, ek_sum = 0, resels_sum = 0;
+    std::size_t nclusters = 0;
+    const auto t0 = clk::now();
     for (int rep = 0; rep < R; ++rep) {
-      const MatrixXfRM Y = noise(g, mask, 39, 3.0, rng);
+      const MatrixXfRM Y = noise(g, mask, 39, fwhm, rng);
       GlmOptions go;
       go.keep_residuals = true;
       const auto fit = fit_glm(Y, X, {c}, go);
       const auto sm = estimate_smoothness(fit.residuals, mask, fit.df);
       fwhm_sum += (sm.fwhm_voxels[0] + sm.fwhm_voxels[1] + sm.fwhm_voxels[2]) / 3;
+      resels_sum += sm.resels[3];
       std::vector<double> full(g.voxel_count(), std::numeric_limits<double>::quiet_NaN());
       double peak = -1e9;
       for (std::size_t v = 0; v < mg.voxels.size(); ++v) {
@@ -191,9 +245,19 @@ int main(int argc, char** argv) {
         peak = std::max(peak, fit.contrasts[0].stat[v]);
       }
       const auto cl = cluster_inference(full, g, Field::T, 1, fit.df, sm);
-      bool any = false;
-      for (const auto& k : cl.clusters) any = any || k.p_fwe < 0.05;
+      const RftP expect = rft_p(1, 0, cl.threshold, Field::T, 1, fit.df, sm.resels);
+      clusters_sum += static_cast<double>(cl.clusters.size());
+      ec_sum += expect.Ec;
+      ek_sum += expect.Ek / sm.resels_per_voxel;  // expected voxels per cluster
+      bool any = false, any_fdr = false;
+      for (const auto& k : cl.clusters) {
+        any = any || k.p_fwe < 0.05;
+        any_fdr = any_fdr || k.p_fdr < 0.05;
+        size_sum += static_cast<double>(k.voxels);
+        ++nclusters;
+      }
       fwe_cluster += any;
+      fwe_cluster_fdr += any_fdr;
       fwe_peak += rft_p(1, 0, peak, Field::T, 1, fit.df, sm.resels).P < 0.05;
       fdr_any += fdr_bh(fit.contrasts[0].p, 0.05).significant > 0;
       PermutationOptions po;
@@ -203,18 +267,30 @@ int main(int argc, char** argv) {
       const auto pr = permutation_test(Y, X, c, mg, po);
       perm_any += *std::min_element(pr.p_fwe.begin(), pr.p_fwe.end()) <= 0.05;
       tfce_any += *std::min_element(pr.tfce_p_fwe.begin(), pr.tfce_p_fwe.end()) <= 0.05;
+      if ((rep + 1) % 25 == 0)
+        std::fprintf(stderr, "%d/%d realisations, %.0f s\n", rep + 1, R, secs(t0));
     }
+    // Wilson score interval (95 %) of a binomial proportion.
     auto ci = [&](int k) {
-      const double p = double(k) / R;
-      return std::to_string(p) + " (95% CI +-" + std::to_string(1.96 * std::sqrt(p * (1 - p) / R) + 0.5 / R) + ")";
+      const double z = 1.959963984540054, nr = R, ph = k / nr;
+      const double centre = (ph + z * z / (2 * nr)) / (1 + z * z / nr);
+      const double half = z / (1 + z * z / nr) * std::sqrt(ph * (1 - ph) / nr + z * z / (4 * nr * nr));
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%3d/%d = %5.3f  (95%% CI %5.3f-%5.3f)", k, R, ph, centre - half, centre + half);
+      return std::string(buf);
     };
-    std::printf("null simulation: %d data sets, 39 subjects (19 vs 20), %zu mask voxels, FWHM 3 voxels (mean estimate %.2f)\n",
-                R, mg.voxels.size(), fwhm_sum / R);
-    std::printf("FWE RFT cluster (p<0.001 forming, FWE 0.05): %s\n", ci(fwe_cluster).c_str());
-    std::printf("FWE RFT peak height 0.05:                   %s\n", ci(fwe_peak).c_str());
-    std::printf("FDR q 0.05 any discovery (= FWE under the complete null): %s\n", ci(fdr_any).c_str());
-    std::printf("permutation max-t FWE 0.05 (%zu perms):     %s\n", P, ci(perm_any).c_str());
-    std::printf("permutation TFCE FWE 0.05 (%zu perms):      %s\n", P, ci(tfce_any).c_str());
+    std::printf("null simulation: %d data sets, 39 subjects (19 vs 20), %zu mask voxels of 3 mm, FWHM %.2f voxels "
+                "(mean estimate %.2f, %.1f resels), %zu permutations, %.0f s, threads %u\n",
+                R, mg.voxels.size(), fwhm, fwhm_sum / R, resels_sum / R, P, secs(t0), thread_count());
+    std::printf("clusters at p < 0.001 (t > %.3f): observed %.3f per map (RFT expects %.3f), mean size %.1f voxels "
+                "(RFT expects %.1f)\n",
+                t_isf(0.001, 37), clusters_sum / R, ec_sum / R, nclusters ? size_sum / double(nclusters) : 0.0, ek_sum / R);
+    std::printf("RFT cluster FWE 0.05 (cluster-forming p 0.001): %s\n", ci(fwe_cluster).c_str());
+    std::printf("RFT peak (height) FWE 0.05:                     %s\n", ci(fwe_peak).c_str());
+    std::printf("voxel FDR q 0.05 (BH), any discovery:           %s\n", ci(fdr_any).c_str());
+    std::printf("topological cluster FDR q 0.05, any discovery:  %s\n", ci(fwe_cluster_fdr).c_str());
+    std::printf("permutation max-t FWE 0.05:                     %s\n", ci(perm_any).c_str());
+    std::printf("permutation TFCE FWE 0.05:                      %s\n", ci(tfce_any).c_str());
     return 0;
   }
   std::cerr << "usage: stats_bench glm | perm N | null R P\n";

@@ -233,19 +233,48 @@ TEST(Permutation, FreedmanLaneEqualsRefitOfPermutedData) {
   const auto glm = fit_glm(Y, X, {c});
   for (Eigen::Index v = 0; v < V; ++v)
     EXPECT_NEAR(r.stat[static_cast<std::size_t>(v)], glm.contrasts[0].stat[static_cast<std::size_t>(v)], 1e-4);
-  // Permutation 7 by hand: Y* = P (I - Hz) Y + Hz Y with Z = [1, x2]; its maximum t is max_null[7].
+  // Permutations by hand (1, 7 and 39 fall in different batches of the implementation):
+  // Y* = P (I - Hz) Y + Hz Y with Z = [1, x2]; the maximum t and TFCE of the refit are max_null[k] and
+  // tfce_max_null[k].
   const auto perms = make_permutations(n, o.permutations, o.seed);
   EXPECT_EQ(perms, make_permutations(n, o.permutations, o.seed));
-  const Eigen::MatrixXd Z = X(Eigen::all, std::vector<int>{0, 2});
-  const Eigen::MatrixXd Hz = Z * (Z.transpose() * Z).inverse() * Z.transpose();
   const Eigen::MatrixXd Yd = Y.cast<double>();
-  const Eigen::MatrixXd Rz = Yd - Hz * Yd;
-  Eigen::MatrixXd Ys(n, V);
-  for (int i = 0; i < n; ++i) Ys.row(i) = Rz.row(perms[7][static_cast<std::size_t>(i)]);
-  Ys += Hz * Yd;
-  const auto refit = fit_glm(Ys, X, {c});
-  const double mx = *std::max_element(refit.contrasts[0].stat.begin(), refit.contrasts[0].stat.end());
-  EXPECT_NEAR(r.max_null[7], mx, 1e-3 * std::fabs(mx));
+  auto refit_max = [&](const Eigen::MatrixXd& Z, const Contrast& con, std::size_t k, double& max_tfce) {
+    const Eigen::MatrixXd Hz = Z * (Z.transpose() * Z).inverse() * Z.transpose();
+    const Eigen::MatrixXd Rz = Yd - Hz * Yd;
+    Eigen::MatrixXd Ys(n, V);
+    for (int i = 0; i < n; ++i) Ys.row(i) = Rz.row(perms[k][static_cast<std::size_t>(i)]);
+    Ys += Hz * Yd;
+    const auto refit = fit_glm(Ys, X, {con});
+    std::vector<double> st = refit.contrasts[0].stat;
+    const auto tf = tfce(st, mg, o.tfce_options);
+    max_tfce = *std::max_element(tf.begin(), tf.end());
+    return *std::max_element(st.begin(), st.end());
+  };
+  const Eigen::MatrixXd Z = X(Eigen::all, std::vector<int>{0, 2});
+  for (const std::size_t k : {std::size_t{1}, std::size_t{7}, std::size_t{39}}) {
+    double mt = 0;
+    const double mx = refit_max(Z, c, k, mt);
+    EXPECT_NEAR(r.max_null[k], mx, 1e-4 * std::fabs(mx)) << "permutation " << k;
+    EXPECT_NEAR(r.tfce_max_null[k], mt, 1e-3 * mt) << "permutation " << k;
+  }
+  // F contrast of columns 1 and 2 (reduced model: the intercept alone).
+  Contrast f;
+  f.name = "F";
+  f.C = Eigen::MatrixXd::Zero(2, 3);
+  f.C(0, 1) = 1;
+  f.C(1, 2) = 1;
+  const auto rf = permutation_test(Y, X, f, mg, o);
+  const auto glmf = fit_glm(Y, X, {f});
+  for (Eigen::Index v = 0; v < V; ++v)
+    EXPECT_NEAR(rf.stat[static_cast<std::size_t>(v)], glmf.contrasts[0].stat[static_cast<std::size_t>(v)],
+                1e-4 * (1 + glmf.contrasts[0].stat[static_cast<std::size_t>(v)]));
+  for (const std::size_t k : {std::size_t{3}, std::size_t{20}}) {
+    double mt = 0;
+    const double mx = refit_max(X.leftCols(1), f, k, mt);
+    EXPECT_NEAR(rf.max_null[k], mx, 1e-4 * std::fabs(mx)) << "F permutation " << k;
+    EXPECT_NEAR(rf.tfce_max_null[k], mt, 1e-3 * mt) << "F permutation " << k;
+  }
   // p values: valid range, the planted effect is found, TFCE computed for the observed map.
   for (double p : r.p_fwe) {
     EXPECT_GE(p, 1.0 / 40 - 1e-12);

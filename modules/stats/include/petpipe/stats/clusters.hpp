@@ -59,15 +59,27 @@ struct TfceOptions {
   Connectivity connectivity = Connectivity::c26;
 };
 
-// Neighbour lists over the mask voxels (index = position among the mask voxels in linear order).
+// The mask voxels (position = rank among the mask voxels in linear order) and their neighbourhood, as
+// positions in the grid padded by one voxel on every side: the neighbours of padded index i are
+// i + d for d in `deltas`, and padding voxels are never in the mask, so no bounds checks are needed.
 struct MaskGraph {
-  std::vector<std::size_t> voxels;        // linear indices of mask voxels
-  std::vector<std::uint32_t> offsets;     // CSR offsets (size voxels + 1)
-  std::vector<std::uint32_t> neighbours;  // CSR neighbour positions
+  std::vector<std::size_t> voxels;        // linear indices of mask voxels in the original grid
+  std::vector<std::uint32_t> padded;      // padded-grid index of each mask voxel
+  std::vector<std::int64_t> deltas;       // neighbour offsets in the padded grid (6, 18 or 26)
+  std::size_t padded_count = 0;           // voxels of the padded grid
 };
 MaskGraph mask_graph(const Mask& mask, Connectivity conn);
 
 // stat: one value per mask voxel (graph order). Returns TFCE per mask voxel.
 std::vector<double> tfce(const std::vector<double>& stat, const MaskGraph& graph, const TfceOptions& options = {});
+
+// Scratch buffers of tfce, reused across calls (one per thread) to avoid reallocating per permutation.
+struct TfceWorkspace {
+  std::vector<std::uint32_t> parent, size, level, order, start, roots, kept;  // parent/size/val: padded grid
+  std::vector<double> val;
+};
+// As above, writing into `out` (resized to the number of mask voxels).
+void tfce(const std::vector<double>& stat, const MaskGraph& graph, const TfceOptions& options, TfceWorkspace& ws,
+          std::vector<double>& out);
 
 }  // namespace petpipe::stats
