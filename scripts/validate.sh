@@ -21,6 +21,7 @@
 #   --report FILE  the report (default docs/VALIDATION.md; figures in a folder named after it)
 #   --null-cohorts K  MADAM cohorts of 37 simulated for the null pool (default 2)
 #   --null-seeds S    null replicate analyses drawn from the pool (default 20)
+#   --jobs N       petpipe run processes per cohort, each on its own subjects (default: the number of cores)
 # Environment: PETPIPE (petpipe binary; default build/pipeline/petpipe, built if missing).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,7 @@ OUT=""
 REPORT=""
 NULL_COHORTS=2
 NULL_SEEDS=20
+JOBS=$(nproc)
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --report) REPORT=$2; shift ;;
     --null-cohorts) NULL_COHORTS=$2; shift ;;
     --null-seeds) NULL_SEEDS=$2; shift ;;
+    --jobs) JOBS=$2; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "validate.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -97,7 +100,23 @@ simulate() {  # simulate CONFIG DIR [extra args]: skipped when DIR holds the sam
 process() {  # process COHORT_DIR: every subject (resumable), then the group analyses
   local d=$1
   # A failed subject is recorded by petpipe run (status file) and reported; the group analyses then use
-  # the complete subjects (--allow-missing) and the report lists what was missing.
+  # the complete subjects (--allow-missing) and the report lists what was missing. JOBS processes share the
+  # subjects round-robin (disjoint --participant-label lists), each with cores/JOBS threads.
+  local ids threads j pids=()
+  ids=$(awk -F'\t' 'NR > 1 { sub(/^sub-/, "", $1); print $1 }' "$d/bids/participants.tsv")
+  threads=$(( $(nproc) / JOBS ))
+  [ "$threads" -ge 1 ] || threads=1
+  for j in $(seq 0 $((JOBS - 1))); do
+    local mine
+    mine=$(echo "$ids" | awk -v j="$j" -v n="$JOBS" '(NR - 1) % n == j' | tr '\n' ' ')
+    [ -n "${mine// /}" ] || continue
+    # shellcheck disable=SC2086
+    "$PETPIPE" run --bids "$d/bids" --out "$d/derivatives" --config "$CONF/pipeline.json" -q \
+      --threads "$threads" --participant-label $mine &
+    pids+=($!)
+  done
+  for j in "${pids[@]}"; do wait "$j" || true; done
+  # One last pass over every subject: nothing is redone, and run_summary.tsv lists them all.
   "$PETPIPE" run --bids "$d/bids" --out "$d/derivatives" --config "$CONF/pipeline.json" -q || true
   "$PY" "$SRC/scripts/validation_report.py" design --participants "$d/bids/participants.tsv" \
     --out "$d/participants_design.tsv"
