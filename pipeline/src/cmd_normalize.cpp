@@ -182,6 +182,8 @@ int run_normalize(const po::variables_map& vm) {
   const char* tkey = brain_t1 ? "T1_brain" : "T1_head";
   if (!atlas.templates.count(tkey)) throw make_error(atlas.definition_file.string(), ": no \"", tkey, "\" template");
   const Image3D tpl = read_image(atlas.templates.at(tkey));
+  if (!atlas.templates.count("T1_brain")) throw make_error(atlas.definition_file.string(), ": no \"T1_brain\" template");
+  const Image3D tpl_brain = brain_t1 ? tpl : read_image(atlas.templates.at("T1_brain"));
 
   // Reference region choice.
   std::string tracer = vm.count("tracer") ? vm["tracer"].as<std::string>() : (dynamic ? pet.frames.tracer : "");
@@ -223,6 +225,8 @@ int run_normalize(const po::variables_map& vm) {
     for (std::size_t l = 0; l < its.size(); ++l) to.demons.shrink.push_back(1 << (its.size() - 1 - l));
   }
   to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
+  to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
+  to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
   using clock = std::chrono::steady_clock;
   auto seconds = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
   auto cpu_seconds = [](std::clock_t a) { return double(std::clock() - a) / CLOCKS_PER_SEC; };  // all threads
@@ -234,7 +238,7 @@ int run_normalize(const po::variables_map& vm) {
   const double t_coreg = seconds(t0), c_coreg = cpu_seconds(c0);
   t0 = clock::now();
   c0 = std::clock();
-  st.normalization = nz::to_template(t1, tpl, to, t1_path.filename().string());
+  st.normalization = nz::to_template(t1, tpl, to, t1_path.filename().string(), &tpl_brain);
   const double t_norm = seconds(t0), c_norm = cpu_seconds(c0);
   log::info("normalize: time: PET -> T1 ", t_coreg, " s, T1 -> MNI ", t_norm, " s");
 
@@ -381,6 +385,11 @@ Command normalize_command() {
          "auto | head | brain: Colin27 with skull (ch2) or skull-stripped (ch2bet)")
         ("working-spacing", po::value<double>()->default_value(2.0), "grid of the deformable step, mm")
         ("affine-only", "T1 -> MNI by the affine alone")
+        ("brain-margin", po::value<double>()->default_value(6.0),
+         "demons forces only inside the template brain (ch2bet) dilated by this margin, mm")
+        ("no-brain-mask", "demons forces over the whole head (scalp and skull included)")
+        ("contrast-sigma", po::value<double>()->default_value(5.0),
+         "demons on locally contrast-normalised images, Gaussian sigma in mm (0: histogram matching)")
         ("demons-iterations", po::value<std::string>(),
          "demons iterations per level, coarse to fine, e.g. 80,50,30 (levels at 4x, 2x, 1x --working-spacing)")
         ("field-sigma", po::value<double>()->default_value(0.0),

@@ -87,9 +87,12 @@ DisplacementField upsample(const DisplacementField& coarse, const Geometry& fine
 
 }  // namespace
 
-DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const DemonsOptions& o) {
+DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const DemonsOptions& o,
+                             const Mask* mask) {
   if (!fixed.geom.same_grid(moving.geom))
     throw Error("demons registration: the moving image must be resampled onto the fixed grid first");
+  if (mask && !mask->geom.same_grid(fixed.geom))
+    throw Error("demons registration: the mask must be on the fixed grid");
   if (o.shrink.empty() || o.iterations.size() != o.shrink.size())
     throw Error("demons registration: one iteration count per pyramid level is needed");
   const double base = *std::min_element(fixed.geom.spacing.begin(), fixed.geom.spacing.end());
@@ -100,7 +103,7 @@ DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const 
     double sse = 0;
     std::size_t count = 0;
     for (std::size_t v = 0; v < mw.size(); ++v) {
-      if (fixed.data[v] < thr_f && mw[v] < thr_m) continue;
+      if (mask ? !mask->data[v] : (fixed.data[v] < thr_f && mw[v] < thr_m)) continue;
       const double d = double(fixed.data[v]) - mw[v];
       sse += d * d;
       ++count;
@@ -116,6 +119,14 @@ DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const 
     const double sigma_img = o.shrink[l] > 1 ? 0.5 * sp : 0.0;
     const Image3D f = detail::smooth_and_resample(fixed, g, sigma_img);
     const Image3D m = detail::smooth_and_resample(moving, g, sigma_img);
+    std::vector<std::uint8_t> in_mask;  // the mask on this level's grid (any overlap counts)
+    if (mask) {
+      Image3D mf(fixed.geom, 0.0f);
+      for (std::size_t v = 0; v < mf.data.size(); ++v) mf.data[v] = mask->data[v] ? 1.0f : 0.0f;
+      const Image3D ml = detail::smooth_and_resample(mf, g, sigma_img);
+      in_mask.resize(ml.data.size());
+      for (std::size_t v = 0; v < ml.data.size(); ++v) in_mask[v] = ml.data[v] > 0.25f;
+    }
     u = upsample(u, g);
     const std::vector<float> gf = gradient(f.data, g);
     const double field_sigma = o.field_sigma_mm > 0 ? o.field_sigma_mm : 1.5 * sp;
@@ -133,7 +144,7 @@ DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const 
         double s = 0;
         std::size_t c = 0;
         for (std::size_t v = b; v < e; ++v) {
-          if (f.data[v] < thr_f && mw[v] < thr_m) continue;
+          if (mask ? !in_mask[v] : (f.data[v] < thr_f && mw[v] < thr_m)) continue;
           const double diff = double(f.data[v]) - mw[v];
           s += diff * diff;
           ++c;

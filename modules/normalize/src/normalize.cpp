@@ -116,8 +116,36 @@ Transform TemplateResult::t1_to_template() const {
   return t;
 }
 
+namespace {
+// Voxels of `brain` (> 0) resampled onto `g`, dilated by a cube of half-width margin_mm.
+Mask brain_mask_on(const Image3D& brain, const Geometry& g, double margin_mm) {
+  const Image3D b = resample_linear(brain, g, Transform::identity(), 0.0f);
+  Mask m(g, 0);
+  for (std::size_t v = 0; v < m.data.size(); ++v) m.data[v] = b.data[v] > 0;
+  for (int a = 0; a < 3; ++a) {
+    const long r = long(std::ceil(margin_mm / g.spacing[a] - 1e-9));
+    if (r <= 0) continue;
+    std::vector<std::uint8_t> src = m.data;
+    const std::size_t st[3] = {1, g.size[0], g.size[0] * g.size[1]};
+    for (std::size_t k = 0; k < g.size[2]; ++k)
+      for (std::size_t j = 0; j < g.size[1]; ++j)
+        for (std::size_t i = 0; i < g.size[0]; ++i) {
+          const std::size_t v = g.linear_index(i, j, k);
+          if (src[v]) continue;
+          const long c = long(a == 0 ? i : a == 1 ? j : k);
+          for (long s = std::max(0L, c - r); s <= std::min(long(g.size[a]) - 1, c + r); ++s)
+            if (src[v + (s - c) * long(st[a])]) {
+              m.data[v] = 1;
+              break;
+            }
+        }
+  }
+  return m;
+}
+}  // namespace
+
 TemplateResult to_template(const Image3D& t1, const Image3D& tpl, const TemplateOptions& o,
-                           const std::string& t1_name) {
+                           const std::string& t1_name, const Image3D* template_brain) {
   require_image(t1, t1_name);
   require_image(tpl, "template");
   TemplateResult r;
@@ -157,8 +185,17 @@ TemplateResult to_template(const Image3D& t1, const Image3D& tpl, const Template
   Image3D t1s = t1;
   detail::gaussian_smooth(t1s.data, t1s.geom, 1, aa);
   Image3D m = resample_linear(t1s, wg, Transform({r.mni_to_t1}), 0.0f);
-  m = match_histogram(m, f);
-  const DemonsResult dr = register_demons(f, m, o.demons);
+  Mask brain;
+  const bool masked = template_brain && o.brain_margin_mm >= 0;
+  if (masked) brain = brain_mask_on(*template_brain, wg, o.brain_margin_mm);
+  Image3D fd = f;
+  if (masked && o.local_contrast_sigma_mm > 0) {
+    fd = local_normalize(f, o.local_contrast_sigma_mm);
+    m = local_normalize(m, o.local_contrast_sigma_mm);
+  } else {
+    m = match_histogram(m, f, 0.05, masked ? &brain : nullptr);
+  }
+  const DemonsResult dr = register_demons(fd, m, o.demons, masked ? &brain : nullptr);
   r.field = dr.field;
   r.inverse_field = invert_field(dr.field);
   r.demons_initial_rms = dr.initial_rms;

@@ -10,14 +10,17 @@
 
 namespace petpipe::normalize {
 
-Image3D match_histogram(const Image3D& image, const Image3D& reference, double threshold_fraction) {
+Image3D match_histogram(const Image3D& image, const Image3D& reference, double threshold_fraction,
+                        const Mask* mask) {
+  if (mask && (!mask->geom.same_grid(image.geom) || !mask->geom.same_grid(reference.geom)))
+    throw Error("histogram matching: the mask must be on the grid of both images");
   constexpr int kPoints = 64;
   auto foreground_quantiles = [&](const Image3D& img, double* thr) {
     *thr = threshold_fraction * detail::quantile(img.data, 0.99);
     std::vector<float> fg;
     fg.reserve(img.data.size());
-    for (float v : img.data)
-      if (v > *thr) fg.push_back(v);
+    for (std::size_t i = 0; i < img.data.size(); ++i)
+      if (img.data[i] > *thr && (!mask || mask->data[i])) fg.push_back(img.data[i]);
     if (fg.size() < 100) throw Error("histogram matching: image has too few foreground voxels");
     std::sort(fg.begin(), fg.end());
     std::vector<double> q(kPoints + 1);
@@ -45,6 +48,29 @@ Image3D match_histogram(const Image3D& image, const Image3D& reference, double t
     const double span = qi[hi] - qi[lo];
     const double t = span > 0 ? (x - qi[lo]) / span : 0.0;
     v = float(qr[lo] + t * (qr[hi] - qr[lo]));
+  }
+  return out;
+}
+
+Image3D local_normalize(const Image3D& image, double sigma_mm, double floor) {
+  const std::size_t n = image.data.size();
+  std::vector<float> mean = image.data, sq(n);
+  double s = 0, s2 = 0;
+  for (std::size_t v = 0; v < n; ++v) {
+    sq[v] = image.data[v] * image.data[v];
+    s += image.data[v];
+    s2 += double(image.data[v]) * image.data[v];
+  }
+  const double gm = n ? s / double(n) : 0.0;
+  const double gvar = n ? std::max(0.0, s2 / double(n) - gm * gm) : 0.0;
+  const double f2 = floor * floor * gvar;
+  detail::gaussian_smooth(mean, image.geom, 1, sigma_mm);
+  detail::gaussian_smooth(sq, image.geom, 1, sigma_mm);
+  Image3D out(image.geom, 0.0f);
+  for (std::size_t v = 0; v < n; ++v) {
+    const double var = std::max(0.0, double(sq[v]) - double(mean[v]) * mean[v]);
+    const double d = std::sqrt(var + f2);
+    out.data[v] = d > 0 ? float((image.data[v] - mean[v]) / d) : 0.0f;
   }
   return out;
 }

@@ -37,6 +37,13 @@ struct TemplateOptions {
   DemonsOptions demons{};
   double working_spacing_mm = 2.0;  // grid of the deformable step (template box at this spacing)
   bool deformable = true;           // false: affine only
+  // With a template brain image: demons forces (and the histogram matching) only inside the
+  // template brain dilated by this margin (mm), so that scalp, skull and background, which differ
+  // between subjects and the template, do not drive the field. < 0: the whole head.
+  double brain_margin_mm = 6.0;
+  // With the brain mask: demons runs on locally contrast-normalised images (local_normalize with this
+  // Gaussian sigma, mm) instead of histogram-matched intensities. 0: histogram matching.
+  double local_contrast_sigma_mm = 5.0;
   bool check_orientation = true;
   double max_rotation_degrees = 45.0;
 };
@@ -55,8 +62,10 @@ struct TemplateResult {
 };
 
 // Registers the subject T1 (moving) to the template (fixed). Both with or both without skull.
+// `template_brain` (optional): the skull-stripped template in the same space (non-zero = brain);
+// it restricts the deformable step (see TemplateOptions::brain_margin_mm).
 TemplateResult to_template(const Image3D& t1, const Image3D& template_t1, const TemplateOptions& options,
-                           const std::string& t1_name = "T1");
+                           const std::string& t1_name = "T1", const Image3D* template_brain = nullptr);
 
 // Whole-subject chain. Spaces: PET, T1, MNI.
 struct SubjectTransforms {

@@ -60,12 +60,24 @@ struct DemonsResult {
 };
 
 // Mono-modal deformable registration. `moving` must be on the same grid as `fixed` (resample it
-// through the affine first) with comparable intensities (see match_histogram).
-DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const DemonsOptions& options);
+// through the affine first) with comparable intensities (see match_histogram). `mask` (optional, on
+// the fixed grid): demons forces are computed only inside it (e.g. the template brain plus a margin;
+// it replaces the foreground test, so the images may hold signed values); the field elsewhere follows
+// from the regularisation.
+DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const DemonsOptions& options,
+                             const Mask* mask = nullptr);
 
 // Piecewise-linear quantile mapping of `image` intensities onto `reference` intensities, using the
 // voxels above `threshold_fraction` of each image's 99th percentile (others are mapped linearly).
-Image3D match_histogram(const Image3D& image, const Image3D& reference, double threshold_fraction = 0.05);
+// `mask` (optional, on the grid of both images): quantiles only from the voxels inside it.
+Image3D match_histogram(const Image3D& image, const Image3D& reference, double threshold_fraction = 0.05,
+                        const Mask* mask = nullptr);
+
+// Local contrast normalisation: (I - G*I) / sqrt(G*I^2 - (G*I)^2 + (floor x global SD)^2) with a
+// Gaussian G of `sigma_mm`. Deformable registration on such images is insensitive to smooth intensity
+// non-uniformity and to local contrast differences between subject and template (an approximation of
+// local normalised cross-correlation).
+Image3D local_normalize(const Image3D& image, double sigma_mm, double floor = 0.1);
 
 // Normalised mutual information (H(a)+H(b))/H(a,b) of `a` and `b` sampled on `a`'s grid through
 // a_to_b (voxels of a with a > 0 that fall inside b), with `bins` bins.
