@@ -178,14 +178,15 @@ def evaluate(sim, deriv, sub):
 
     # reference TAC
     t_true, tac_true = read_tac(glob.glob(f"{truth_dir}/{sub}_trc-*_desc-reference_tac.tsv")[0], "activity")
-    refs = glob.glob(f"{deriv}/{sub}/pet/{sub}_*desc-reference_tacs.tsv")
+    refs = glob.glob(f"{deriv}/{sub}/pet/{sub}_*desc-reference_tacs.tsv")  # petpipe run (srtm stage)
+    refs += glob.glob(f"{deriv}/{sub}/normalize/{sub}_*_tacs.tsv")  # petpipe normalize --pet
     if refs:
         t_est, tac_est = read_tac(refs[0], "reference")
         rel = np.abs(tac_est / tac_true - 1)
         out["reference_tac_error_pct"] = float(100 * rel.max())
         out["reference_tac_error_after_2min_pct"] = float(100 * rel[t_true >= 120].max())
         out["reference_tac_bias_pct"] = float(100 * np.mean(tac_est / tac_true - 1))
-    mask = glob.glob(f"{deriv}/{sub}/normalize/*_desc-*_mask.nii.gz")
+    mask = glob.glob(f"{deriv}/{sub}/normalize/*_desc-*_mask.nii.gz")  # the reference region
     if mask:
         mk = np.asarray(nib.load(mask[0]).dataobj) > 0
         out["reference_voxels"] = int(mk.sum())
