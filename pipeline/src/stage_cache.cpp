@@ -12,7 +12,10 @@ fs::path StageCache::record_path(const std::string& stage) const { return dir_ /
 
 std::string StageCache::key(const std::string& stage, const nlohmann::json& parameters,
                             const std::vector<fs::path>& inputs) const {
-  std::string material = "petpipe-stage\n" + stage + "\n" + version_string() + "\n" + parameters.dump() + "\n";
+  // The version and the commit the binary was built from are part of the key: a petpipe built from other
+  // sources redoes every stage instead of keeping outputs an older build made.
+  std::string material = "petpipe-stage\n" + stage + "\n" + version_string() + " " + git_hash() + "\n" +
+                         parameters.dump() + "\n";
   for (const auto& in : inputs) {
     std::error_code ec;
     if (!fs::is_regular_file(in, ec)) throw make_error(in.string(), ": input of stage ", stage, " not found");
