@@ -23,7 +23,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev slurm-wlm munge
   mricron-data
   python3 python3-numpy python3-scipy python3-nibabel python3-statsmodels
-  python3-pil chromium
+  python3-pil python3-matplotlib chromium
 )
 
 missing=()
