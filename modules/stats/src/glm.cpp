@@ -95,6 +95,8 @@ GlmResult fit_impl(const MatrixType& Y, const Eigen::MatrixXd& X, const std::vec
     for (double& s : r.sigma2) s += r.pet_variance_added;
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
+  const StudentTail t_tail(p.df);
+  std::vector<std::vector<double>> tails(contrasts.size());  // t contrasts: P(T > |t|) per voxel
   for (std::size_t ci = 0; ci < contrasts.size(); ++ci) {
     const auto& pc = p.cons[ci];
     ContrastResult cr;
@@ -112,7 +114,18 @@ GlmResult fit_impl(const MatrixType& Y, const Eigen::MatrixXd& X, const std::vec
       cr.se.assign(nv, nan);
       cr.p_two_sided.assign(nv, nan);
       cr.cohen_d.assign(nv, nan);
+      tails[ci].assign(nv, nan);
     }
+    // A t contrast that is the negative of an earlier one (e.g. "A>B" and "B>A") has the same |t|, so its
+    // tail probabilities and |Z| are taken from that one instead of being evaluated again.
+    std::size_t mirror = contrasts.size();
+    if (!pc.f)
+      for (std::size_t cj = 0; cj < ci; ++cj)
+        if (!p.cons[cj].f && p.cons[cj].C == -pc.C) {
+          mirror = cj;
+          break;
+        }
+    const bool mirrored = mirror < contrasts.size();
     const Eigen::MatrixXd CB = pc.C * r.beta;  // rows x V
     parallel_for(nv, [&](std::size_t a, std::size_t b) {
       for (std::size_t v = a; v < b; ++v) {
@@ -127,10 +140,18 @@ GlmResult fit_impl(const MatrixType& Y, const Eigen::MatrixXd& X, const std::vec
           cr.se[v] = se;
           cr.stat[v] = t;
           // One incomplete-beta evaluation per voxel: the tail beyond |t| gives all three.
-          const double tail = t_sf(std::fabs(t), p.df);
+          double tail, zabs;
+          if (mirrored) {
+            tail = tails[mirror][v];
+            zabs = std::fabs(r.contrasts[mirror].z[v]);
+          } else {
+            tail = t_tail(t);
+            zabs = tail > 0 ? normal_isf(tail) : 38.5;
+          }
+          tails[ci][v] = tail;
           cr.p[v] = t >= 0 ? tail : 1.0 - tail;
           cr.p_two_sided[v] = std::min(1.0, 2.0 * tail);
-          cr.z[v] = (t >= 0 ? 1.0 : -1.0) * (tail > 0 ? normal_isf(tail) : 38.5);
+          cr.z[v] = t >= 0 ? zabs : -zabs;
           cr.partial_eta2[v] = t * t / (t * t + p.df);
           cr.cohen_d[v] = eff / std::sqrt(s2);
         } else {

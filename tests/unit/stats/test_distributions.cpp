@@ -67,6 +67,40 @@ TEST(Distributions, IncompleteBetaIdentities) {
   }
 }
 
+TEST(Distributions, NormalIsfAndStudentTailOverTheWholeRange) {
+  // normal_isf (rational start + one Halley step) against scipy's norm.isf from 1e-300 to 1 - 1e-10,
+  // including both sides of the switch between the central and tail approximations (p = 0.02425).
+  const std::vector<double> ps = {1e-300, 1e-150, 1e-60, 1e-30, 1e-16, 3e-9,   1e-5, 0.001, 0.02,
+                                  0.02424, 0.02426, 0.1,   0.3,   0.49,  0.4999, 0.5,  0.5001, 0.7,
+                                  0.97,    0.99,    0.999999, 1 - 1e-10};
+  std::ostringstream py;
+  py.precision(17);
+  py << "from scipy import stats\nfor p in [";
+  for (double p : ps) py << p << ",";
+  py << "]:\n  print(repr(stats.norm.isf(p)))\n";
+  py << "for d in [3, 35, 36.5]:\n  for t in [0.0, 0.4, 1.7, 2.9, 6.0, 40.0]:\n    print(repr(stats.t.sf(t, d)))\n";
+  const auto dir = temp_dir("isf");
+  const auto v = numbers(run_python(dir, py.str()));
+  ASSERT_EQ(v.size(), ps.size() + 18);
+  std::size_t k = 0;
+  for (double p : ps) {
+    EXPECT_NEAR(normal_isf(p), v[k], 1e-13 * std::fabs(v[k]) + 1e-15) << "norm isf " << p;
+    // the round trip holds to round-off: one ulp of z changes sf(z) by about z^2 ulps (relative)
+    const double z = normal_isf(p);
+    if (p < 0.5) EXPECT_LT(rel_diff(normal_sf(z), p), 1e-15 * (2 + z * z)) << "round trip " << p;
+    ++k;
+  }
+  for (double d : {3.0, 35.0, 36.5}) {
+    const StudentTail tail(d);
+    for (double t : {0.0, 0.4, 1.7, 2.9, 6.0, 40.0}) {
+      EXPECT_LT(rel_diff(tail(t), v[k]), 1e-10) << "StudentTail " << t << " df " << d;
+      EXPECT_EQ(tail(-t), tail(t));
+      EXPECT_LT(rel_diff(tail(t), t_sf(t, d)), 1e-15);
+      ++k;
+    }
+  }
+}
+
 TEST(Distributions, StudentizedRangeMatchesScipy) {
   const std::vector<std::array<double, 3>> cases = {
       {3.5, 3, 36}, {1.2, 3, 36}, {4.8, 3, 10}, {2.9, 2, 20}, {6.0, 4, 60}, {3.0, 3, 5}, {0.5, 5, 30}};

@@ -171,6 +171,44 @@ TEST(Models, NamedContrastsAndCoding) {
   EXPECT_FALSE(make_contrast(tr, "age", "-age").is_f());
 }
 
+TEST(Models, MirroredContrastEqualsItsOwnFit) {
+  // "B>A" after "A>B" reuses the tail probabilities of "A>B"; it must equal a fit with "B>A" alone.
+  std::mt19937 rng(3);
+  std::normal_distribution<double> nd;
+  const int n = 25;
+  Eigen::MatrixXd X(n, 3);
+  Eigen::MatrixXd Y(n, 400);
+  for (int i = 0; i < n; ++i) {
+    X(i, 0) = 1;
+    X(i, 1) = i % 2;
+    X(i, 2) = nd(rng);
+    for (int v = 0; v < 400; ++v) Y(i, v) = nd(rng) + (v % 4) * 0.8 * X(i, 1) - (v % 3) * 0.9 * X(i, 1);
+  }
+  Contrast ab, ba, age;
+  ab.name = "A>B";
+  ab.C = Eigen::RowVector3d(0, 1, 0);
+  ba.name = "B>A";
+  ba.C = Eigen::RowVector3d(0, -1, 0);
+  age.name = "age";
+  age.C = Eigen::RowVector3d(0, 0, 1);
+  const auto both = fit_glm(Y, X, {ab, age, ba});
+  const auto alone = fit_glm(Y, X, {ba});
+  const auto& m = both.contrasts[2];
+  const auto& a = alone.contrasts[0];
+  int neg = 0;
+  for (std::size_t v = 0; v < 400; ++v) {
+    EXPECT_EQ(m.stat[v], a.stat[v]);
+    EXPECT_LT(rel_diff(m.p[v], a.p[v]), 1e-15);
+    EXPECT_LT(rel_diff(m.p_two_sided[v], a.p_two_sided[v]), 1e-15);
+    EXPECT_LT(rel_diff(m.z[v], a.z[v]), 1e-15);
+    EXPECT_EQ(m.cohen_d[v], a.cohen_d[v]);
+    EXPECT_EQ(m.z[v], -both.contrasts[0].z[v]);
+    neg += m.stat[v] < 0;
+  }
+  EXPECT_GT(neg, 20);  // both signs occur
+  EXPECT_LT(neg, 380);
+}
+
 TEST(Models, DesignErrorsAreClear) {
   const auto dir = temp_dir("design_err");
   Table t;

@@ -21,6 +21,16 @@ double t_cdf(double t, double df);
 double t_sf(double t, double df);           // P(T > t)
 double t_two_sided_p(double t, double df);  // P(|T| > |t|)
 double t_isf(double p, double df);          // t such that t_sf(t) = p
+// P(T > |t|) for a fixed df, with log B(df/2, 1/2) computed once (the voxelwise GLM evaluates it per voxel).
+class StudentTail {
+ public:
+  explicit StudentTail(double df);
+  double operator()(double t) const;  // P(T > |t|), equal to t_sf(|t|, df)
+  double df() const { return df_; }
+
+ private:
+  double df_, log_beta_;
+};
 // Z score with the same upper-tail probability as t (SPM's t -> Z conversion).
 double t_to_z(double t, double df);
 
