@@ -24,6 +24,9 @@
 #   --jobs N       petpipe run processes per cohort, each on its own subjects (default: the number of cores)
 # Environment: PETPIPE (petpipe binary; default build/pipeline/petpipe, built if missing).
 set -euo pipefail
+# The whole script is one function, read completely before it runs, so editing this file while a long
+# study is running cannot change what that run executes.
+main() {
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=0
 OUT=""
@@ -163,3 +166,5 @@ echo "report: $REPORT"
 if [ "$QUICK" = 1 ]; then
   "$PY" "$SRC/scripts/validation_report.py" check --work "$OUT"
 fi
+}
+main "$@"; exit $?
