@@ -161,7 +161,7 @@ timed "null replicates" null_replicates
 total=$(( $(date +%s) - t_all ))
 printf '%s\t%s\t%s\n' "validate.sh (this invocation)" "$total" "$(date -u +%FT%TZ)" >> "$TIMING"
 "$PY" "$SRC/scripts/validation_report.py" report --src "$SRC" --work "$OUT" --report "$REPORT" \
-  --petpipe "$PETPIPE" --quick "$QUICK" --null-cohorts "$NULL_COHORTS" --null-seeds "$NULL_SEEDS"
+  --petpipe "$PETPIPE" --quick "$QUICK" --null-cohorts "$NULL_COHORTS" --null-seeds "$NULL_SEEDS" --jobs "$JOBS"
 echo "report: $REPORT"
 if [ "$QUICK" = 1 ]; then
   "$PY" "$SRC/scripts/validation_report.py" check --work "$OUT"

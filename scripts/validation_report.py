@@ -86,14 +86,16 @@ def cmd_configs(a):
     madam = json.load(open(os.path.join(src, "madam_null.json")))
     pipe = json.load(open(os.path.join(src, "pipeline.json")))
     if int(a.quick):
-        # The CI version: few subjects, 6 mm PET, 3 mm T1, affine normalisation, 100 basis functions, and a
-        # smaller between-subject SD so that 11 subjects show the planted effect.
+        # The CI version: few subjects, 6 mm PET, 3 mm T1, affine normalisation, 100 basis functions, a smaller
+        # between-subject SD and twice the effects, so that 11 subjects show the planted effect.
         for cfg, sizes in ((carf, (5, 3, 3)), (madam, (3, 3, 2))):
             cfg["voxel_size_mm"] = 6
             cfg["t1_voxel_size_mm"] = 3
             cfg["between_subject_sd_percent"] = 5
             for g, n in zip(cfg["groups"], sizes):
                 g["size"] = n
+                # twice the study's effects, so that 11 subjects at 6 mm show them voxelwise
+                g["effects_percent"] = {k: 2 * v for k, v in g.get("effects_percent", {}).items()}
         carf["name"] += " (reduced CI version)"
         madam["name"] += " (reduced CI version)"
         pipe["normalize"] = {"deformable": False, "working_spacing_mm": 6}
@@ -580,10 +582,23 @@ def cmd_report(a):
     add(f"| frames | {fr_c} | {fr_m} |")
     add(f"| subjects processed | {len(carf.complete)} complete, {len(carf.failed)} failed | "
         f"{len(madam.complete)} complete, {len(madam.failed)} failed (cohort 1 of {len(madams)}) |")
-    per = [float(r["duration_s"]) for c in [carf] + madams for r in c.run if r["status"] == "complete"]
+    # Processing time per subject: the stage records of petpipe run (sub-XX/.petpipe/*/<stage>.json) keep the
+    # time each stage took when it ran (a resumed run's status file only has the time of the last pass).
+    per, per_stage = [], {}
+    for c in [carf] + madams:
+        for pid in c.complete:
+            tot = 0.0
+            for rec in glob.glob(os.path.join(c.dir, "derivatives", pid, ".petpipe", "*", "*.json")):
+                j = json.load(open(rec))
+                tot += float(j.get("seconds", 0))
+                per_stage.setdefault(j.get("stage", "?"), []).append(float(j.get("seconds", 0)))
+            per.append(tot)
     if per:
-        add(f"| per-subject `petpipe run` time | mean {np.mean(per):.0f} s (min {np.min(per):.0f}, "
-            f"max {np.max(per):.0f}) over {len(per)} subjects of all cohorts | |")
+        big = sorted(per_stage.items(), key=lambda kv: -np.mean(kv[1]))[:3]
+        add(f"| per-subject `petpipe run` time (sum of its stages) | mean {np.mean(per):.0f} s (min {np.min(per):.0f}, "
+            f"max {np.max(per):.0f}) over {len(per)} subjects of all cohorts; "
+            + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in big) + f" on average, with {a.jobs} subjects "
+            "processed at a time | |")
     add("")
     for c in [carf] + madams:
         for r in c.failed:
@@ -606,7 +621,8 @@ def cmd_report(a):
         "the SRTM fit to the regional TAC in PET space (the runner's `seg-AAL_model-SRTM_kinpar.tsv`) and with "
         "the mean of the unsmoothed voxelwise BPND map in MNI space over the same ROI. Bias and RMSE are "
         "relative to the truth, per subject; r is the correlation across subjects (how well between-subject "
-        "differences are recovered).")
+        "differences are recovered). Ventral striatum and dorsal caudate are cut out of AAL by MNI planes, so "
+        "they exist only in MNI space and have no regional fit in PET space.")
     add("")
     add("| ROI | tracer | true BPND (mean) | regional fit: bias % | RMSE % | r | voxel map ROI mean: bias % | RMSE % | r |")
     add("|---|---|---|---|---|---|---|---|---|")
@@ -615,12 +631,13 @@ def cmd_report(a):
         mf, mm = region_metrics(rows, "fit"), region_metrics(rows, "mni")
         regional[tracer] = {"fit": mf, "mni": mm}
         for roi in ROIS:
-            if roi not in mf:
+            if roi not in mm:
                 continue
-            f, m = mf[roi], mm.get(roi, {})
-            add(f"| {roi} | {tracer} | {f['true_mean']:.2f} | {f['bias_pct']:+.1f} | {f['rmse_pct']:.1f} | "
-                f"{fnum(f['r'], 2)} | {m.get('bias_pct', float('nan')):+.1f} | {m.get('rmse_pct', float('nan')):.1f} | "
-                f"{fnum(m.get('r', float('nan')), 2)} |")
+            m, f = mm[roi], mf.get(roi)
+            fit = (f"{f['bias_pct']:+.1f} | {f['rmse_pct']:.1f} | {fnum(f['r'], 2)}" if f else
+                   "n/a (no regional fit) | | ")
+            add(f"| {roi} | {tracer} | {m['true_mean']:.2f} | {fit} | {m['bias_pct']:+.1f} | {m['rmse_pct']:.1f} | "
+                f"{fnum(m['r'], 2)} |")
     summary["regional"] = regional
     add("")
     add(f"![recovered vs true regional BPND]({rel(os.path.join(fig_dir, 'regional_bpnd.png'))})")
@@ -816,14 +833,16 @@ def cmd_report(a):
     ns = len(seeds)
     plot_null_p(roi_p, os.path.join(fig_dir, "null_roi_p.png"))
     shared = [len(overlap[i] & overlap[j]) for i in range(ns) for j in range(i + 1, ns)]
-    add(f"Null replicates: {ns} analyses, each of 37 subjects drawn at random (seeded) from a "
-        f"pool of {n_pool} processed MADAM subjects ({len(madams)} independently simulated cohorts of 37); "
+    n_rep = len(read_tsv(os.path.join(seeds[0], "participants.tsv"))) if seeds else 0
+    add(f"Null replicates: {ns} analyses, each of {n_rep} subjects drawn at random (seeded) from a "
+        f"pool of {n_pool} processed MADAM subjects ({len(madams)} independently simulated "
+        f"cohort{'s' if len(madams) > 1 else ''} of {len(madam.design)}); "
         + (f"two replicates share {np.mean(shared):.1f} subjects on average, so the replicates are not independent "
            "and the confidence intervals below (Wilson, 95 %, as if they were) are optimistic. " if shared else "")
         + "Each replicate is tested as the study: voxelwise `attachment + age + sex` in both directions, FDR q "
         f"{pipe_cfg['group']['fdr_q']} and RFT cluster FWE, and the 10 ROIs. No subject carries a group effect, "
         "so the class labels are assigned at random (class sizes of cohort 1; age and sex stay with the subject)"
-        + ("; with one cohort in the pool every replicate holds the same 37 subjects and only the labels differ "
+        + (f"; with one cohort in the pool every replicate holds the same {n_rep} subjects and only the labels differ "
            "(a permutation-style null)." if len(madams) == 1 else "."))
     add("")
     add("| inference | replicates with any finding | rate (95 % CI) | nominal |")
@@ -942,6 +961,7 @@ def main():
     p.add_argument("--quick", default="0")
     p.add_argument("--null-cohorts", default="1")
     p.add_argument("--null-seeds", default="0")
+    p.add_argument("--jobs", default="1")
     p = sub.add_parser("check")
     p.add_argument("--work", required=True)
     a = ap.parse_args()
