@@ -266,7 +266,7 @@ int run_normalize(const po::variables_map& vm) {
         if (name.rfind("Vermis", 0) == 0)
           for (std::size_t v = 0; v < aal.data.size(); ++v)
             if (aal.data[v] == value) exclude.data[v] = 1;
-    rr = nz::place_reference_region(rm, exclude, pet_mean, pet_to_mni, nz::reference_options_for(ref->name));
+    rr = nz::place_reference_region(rm, exclude, pet_mean, pet_to_mni, nz::reference_options_for(ref->name, vm.count("no-trim") == 0));
     if (dynamic) ref_tac = nz::region_tac(pet, rr.mask);
     log::info("normalize: reference region ", ref->name, ": ", rr.final_voxels, " PET voxels (",
               rr.candidate_voxels, " before mode trimming)");
@@ -351,7 +351,7 @@ Command normalize_command() {
       "are dropped (and for cerebellar grey matter voxels within 6 mm of the vermis); in PET space a voxel "
       "is kept when at least half of it lies in the region (fractional occupancy, 27 sub-samples), it is "
       "not on the region's boundary (face neighbours at least 10 % occupied) and its mean-PET value lies "
-      "within one robust SD of the mode of the region's histogram.\n\n"
+      "within one robust SD of the mode of the region's histogram. --no-trim keeps only the occupancy step.\n\n"
       "--apply warps an image with saved transforms: PET space -> MNI (default; 2 mm SPM box, linear) or, "
       "with --inverse, MNI -> PET space; --labels uses nearest-neighbour interpolation.";
   c.examples = {
@@ -387,6 +387,8 @@ Command normalize_command() {
          "auto | head | brain: Colin27 with skull (ch2) or skull-stripped (ch2bet)")
         ("working-spacing", po::value<double>()->default_value(2.0), "grid of the deformable step, mm")
         ("affine-only", "T1 -> MNI by the affine alone")
+        ("no-trim", "reference region untrimmed: the atlas region mapped into PET space by fractional "
+                    "occupancy only (no top/bottom sixths, vermis margin, erosion or mode trimming)")
         ("brain-margin", po::value<double>()->default_value(6.0),
          "demons forces only inside the template brain (ch2bet) dilated by this margin, mm")
         ("no-brain-mask", "demons forces over the whole head (scalp and skull included)")

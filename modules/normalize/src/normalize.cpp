@@ -264,8 +264,16 @@ SubjectTransforms read_transforms(const fs::path& dir) {
 }
 
 // -------------------------------------------------------------------------- reference regions
-ReferenceOptions reference_options_for(const std::string& name) {
+ReferenceOptions reference_options_for(const std::string& name, bool trim) {
   ReferenceOptions o;
+  if (!trim) {
+    o.drop_top_fraction = 0.0;
+    o.drop_bottom_fraction = 0.0;
+    o.exclude_margin_mm = 0.0;
+    o.erode_voxels = 0;
+    o.mode_window = 0.0;
+    return o;
+  }
   if (name == "cerebellum_gm") {
     o.exclude_margin_mm = 6.0;  // away from the vermis
   }

@@ -100,6 +100,26 @@ TEST(NormalizeCli, RunsAndAppliesTransforms) {
   const LabelImage b = read_labels(d / "out/pet_mean_seg-AAL_dseg.nii.gz");
   ASSERT_TRUE(a.geom.same_grid(b.geom));
   EXPECT_EQ(a.data, b.data);
+  // --no-trim (the runner's reference.trim = false): the occipital region without the top/bottom
+  // sixths, erosion and mode trimming is larger and holds the trimmed region.
+  const CliRun u = run("normalize --pet-mean " + (d / "pet_mean.nii.gz").string() + " --t1 " + (d / "t1.nii.gz").string() +
+                    " --tracer carfentanil --working-spacing 4 --no-trim --out " + (d / "out_untrimmed").string());
+  ASSERT_EQ(u.code, 0) << u.output;
+  {
+    const Mask trimmed = read_mask(d / "out/pet_mean_desc-occipital_mask.nii.gz");
+    const Mask untrimmed = read_mask(d / "out_untrimmed/pet_mean_desc-occipital_mask.nii.gz");
+    ASSERT_TRUE(trimmed.geom.same_grid(untrimmed.geom));
+    std::size_t nt = 0, nu = 0, both = 0;
+    for (std::size_t v = 0; v < trimmed.data.size(); ++v) {
+      nt += trimmed.data[v] != 0;
+      nu += untrimmed.data[v] != 0;
+      both += trimmed.data[v] && untrimmed.data[v];
+    }
+    std::printf("occipital reference: %zu PET voxels trimmed, %zu untrimmed, %zu in both\n", nt, nu, both);
+    EXPECT_GT(nt, 20u);
+    EXPECT_GT(double(nu), 1.5 * double(nt));
+    EXPECT_GE(double(both), 0.97 * double(nt));
+  }
   // A second run into the same directory needs --force.
   const CliRun again = run("normalize --pet-mean " + (d / "pet_mean.nii.gz").string() + " --t1 " + (d / "t1.nii.gz").string() +
                         " --out " + (d / "out").string());

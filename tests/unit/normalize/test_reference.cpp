@@ -108,12 +108,16 @@ void check_reference(const std::string& name, const std::vector<std::string>& ex
   const ReferenceOptions o = reference_options_for(name);
   const ReferenceResult r = place_reference_region(rm, ex, p.mean, p.pet_to_mni, o);
   const std::vector<double> tac = region_tac(p.pet, r.mask);
-  // The untrimmed region (occupancy >= 0.5 only) for comparison.
-  ReferenceOptions plain;
-  plain.drop_top_fraction = plain.drop_bottom_fraction = 0;
-  plain.erode_voxels = 0;
-  plain.mode_window = 0;
+  // The untrimmed region (reference_options_for(name, false): occupancy >= 0.5 only) for comparison.
+  const ReferenceOptions plain = reference_options_for(name, false);
   const ReferenceResult r0 = place_reference_region(rm, ex, p.mean, p.pet_to_mni, plain);
+  // untrimmed = every atlas voxel kept in template space, no candidate removed in PET space
+  EXPECT_EQ(r0.trimmed_template_voxels, r0.template_voxels);
+  EXPECT_EQ(r0.final_voxels, r0.candidate_voxels);
+  EXPECT_GT(r0.final_voxels, r.final_voxels);
+  std::size_t missing = 0;
+  for (std::size_t v = 0; v < r.mask.data.size(); ++v) missing += r.mask.data[v] && !r0.mask.data[v];
+  EXPECT_EQ(missing, 0u) << "trimmed voxels missing from the untrimmed region";
   const std::vector<double> tac0 = region_tac(p.pet, r0.mask);
   double worst = 0, worst0 = 0;
   for (std::size_t f = 0; f < tac.size(); ++f) {

@@ -33,9 +33,10 @@ TEST(NormalizeWarpPhantom, CoarseWarpedSubjectMeetsThresholds) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   std::printf("%s\n", j.dump().c_str());
-  // Measured at this size: T1 -> MNI 0.88 mm, Dice 0.87 / 0.91 / 0.94,
-  // reference TAC 0.01 %, PET -> T1 1.8 mm (the issue's < 1 mm is not met on these phantoms; see
-  // docs/MODULE_VALIDATION.md).
+  // Measured at this size: T1 -> MNI 0.88 mm, Dice 0.87 / 0.91 / 0.94, reference TAC 0.01 %,
+  // PET -> T1 1.76 mm against the identity but 1.00 mm against the phantom's own PET-vs-T1 content
+  // offset (its PET comes from AAL labels, which sit ~1 mm anterior-superior of the Colin27 anatomy
+  // its T1 comes from; see docs/MODULE_VALIDATION.md). The identity bound is kept loose for that reason.
   EXPECT_LT(j["t1_to_mni_mean_error_mm"].get<double>(), 1.0);
   EXPECT_LT(j["native_to_mni_mean_error_mm"].get<double>(), 1.0);
   for (const char* region : {"amygdala", "hippocampus", "thalamus"})
@@ -44,5 +45,6 @@ TEST(NormalizeWarpPhantom, CoarseWarpedSubjectMeetsThresholds) {
   EXPECT_GE(j["reference_voxels"].get<int>(), 100);
   EXPECT_GE(j["reference_in_true_region_pct"].get<double>(), 99.0);
   EXPECT_LT(j["pet_to_t1_mean_error_mm"].get<double>(), 2.5);
+  EXPECT_LT(j["pet_to_t1_atlas_offset_error_mm"].get<double>(), 1.3);
   fs::remove_all(d);
 }

@@ -122,7 +122,9 @@ ReferenceResult place_reference_region(const Mask& region, const Mask& exclude, 
                                        const Transform& pet_to_template, const ReferenceOptions& options);
 
 // Preset trimming for a reference region name: "occipital" (carfentanil) or "cerebellum_gm" (MADAM).
-ReferenceOptions reference_options_for(const std::string& reference_name);
+// trim = false: the atlas region as it is (no top/bottom sixths, no vermis margin, no erosion, no
+// mode trimming); only the fractional-occupancy mapping into PET space remains.
+ReferenceOptions reference_options_for(const std::string& reference_name, bool trim = true);
 
 // Mean of each frame of `frames` (voxels x frames, frame-major as DynamicImage) over `mask`.
 std::vector<double> region_tac(const DynamicImage& pet, const Mask& mask);
