@@ -209,6 +209,17 @@ def evaluate(sim, deriv, sub):
         if tm:
             tmk = np.asarray(nib.load(tm[0]).dataobj) > 0
             out["reference_in_true_region_pct"] = float(100 * np.sum(mk & tmk) / max(1, mk.sum()))
+    # --gm-mask: k-means T1 classes (1 CSF, 2 GM, 3 WM) against the phantom's tissue rule applied to its
+    # source anatomy: ch2bet at phi(x) (nearest), WM >= 95, CSF < 50, GM otherwise (> 0), as petpipe simulate
+    # classifies brain voxels outside AAL (phantom::TissueOptions).
+    km = glob.glob(f"{deriv}/{sub}/normalize/*_desc-kmeans_dseg.nii.gz")
+    if km:
+        kimg = nib.load(km[0])
+        kd = np.asarray(kimg.dataobj).astype(np.int32).reshape(-1)
+        _, kx = grid_points(kimg.shape, lps_affine(kimg))
+        b = sample(bet.get_fdata(dtype=np.float32), lps_affine(bet), tr.phi(kx), order=0)
+        tcls = np.where(b <= 0, 0, np.where(b >= 95, 3, np.where(b < 50, 1, 2)))
+        out["tissue_dice"] = {n: dice(kd == c, tcls == c) for n, c in (("csf", 1), ("gm", 2), ("wm", 3))}
     print(json.dumps(out))
 
 

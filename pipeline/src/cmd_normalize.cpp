@@ -18,6 +18,7 @@
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/normalize/normalize.hpp"
+#include "petpipe/normalize/tissue.hpp"
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/roi/atlas.hpp"
 
@@ -257,6 +258,7 @@ int run_normalize(const po::variables_map& vm) {
   const Image3D template_in_t1 = nz::resample_linear(tpl, t1.geom, st.t1_to_mni());
 
   nz::ReferenceResult rr;
+  nz::TissueResult tissue;
   std::vector<double> ref_tac;
   if (ref) {
     const Mask rm = roi::region_mask(ref->region, aal);
@@ -267,6 +269,24 @@ int run_normalize(const po::variables_map& vm) {
           for (std::size_t v = 0; v < aal.data.size(); ++v)
             if (aal.data[v] == value) exclude.data[v] = 1;
     rr = nz::place_reference_region(rm, exclude, pet_mean, pet_to_mni, nz::reference_options_for(ref->name, vm.count("no-trim") == 0));
+    if (vm.count("gm-mask")) {
+      // Brain = the template brain (ch2bet > 0) pulled back into T1 space; k-means CSF / GM / WM on the
+      // T1 inside it; GM fraction of each PET voxel (27 sub-samples); keep reference voxels >= 50 % GM.
+      Mask tb(tpl_brain.geom, 0);
+      for (std::size_t v = 0; v < tb.data.size(); ++v) tb.data[v] = tpl_brain.data[v] > 0;
+      const Image3D bt1 = nz::resample_occupancy(tb, t1.geom, st.t1_to_mni(), 1);
+      Mask brain(t1.geom, 0);
+      for (std::size_t v = 0; v < brain.data.size(); ++v) brain.data[v] = bt1.data[v] >= 0.5f;
+      tissue = nz::classify_tissue(t1, brain);
+      Mask gm(t1.geom, 0);
+      for (std::size_t v = 0; v < gm.data.size(); ++v) gm.data[v] = tissue.classes.data[v] == nz::kTissueGrey;
+      const Image3D gm_pet = nz::resample_occupancy(gm, pet_mean.geom, st.pet_to_t1_transform(), 3);
+      const std::size_t before = rr.final_voxels;
+      if (!nz::restrict_to_grey_matter(rr, gm_pet, 0.5, 10))
+        log::warn("normalize: grey-matter masking would leave fewer than 10 reference voxels; skipped");
+      log::info("normalize: T1 k-means centres CSF/GM/WM ", tissue.centres[0], " / ", tissue.centres[1], " / ",
+                tissue.centres[2], "; grey-matter masking kept ", rr.final_voxels, " of ", before, " reference voxels");
+    }
     if (dynamic) ref_tac = nz::region_tac(pet, rr.mask);
     log::info("normalize: reference region ", ref->name, ": ", rr.final_voxels, " PET voxels (",
               rr.candidate_voxels, " before mode trimming)");
@@ -293,13 +313,19 @@ int run_normalize(const po::variables_map& vm) {
   nlohmann::json summary;
   if (ref) {
     write_mask(out / (stem + "_desc-" + ref->name + "_mask.nii.gz"), rr.mask);
+    if (!tissue.classes.data.empty()) write_labels(out / (tstem + "_desc-kmeans_dseg.nii.gz"), tissue.classes);
     summary["reference_region"] = {{"name", ref->name},
                                    {"atlas_voxels", rr.template_voxels},
                                    {"trimmed_atlas_voxels", rr.trimmed_template_voxels},
                                    {"candidate_pet_voxels", rr.candidate_voxels},
                                    {"final_pet_voxels", rr.final_voxels},
                                    {"mean_pet_mode", rr.mode},
-                                   {"mean_pet_robust_sd", rr.robust_sd}};
+                                   {"mean_pet_robust_sd", rr.robust_sd},
+                                   {"trimmed", vm.count("no-trim") == 0},
+                                   {"grey_matter_masked", !tissue.classes.data.empty()}};
+    if (!tissue.classes.data.empty())
+      summary["tissue_classes"] = {{"labels", "1 CSF, 2 GM, 3 WM (k-means of T1 intensities in the template brain)"},
+                                   {"centres", tissue.centres}, {"voxels", tissue.voxels}};
     if (dynamic) {
       Table tab;
       tab.columns = {"frame_start", "frame_end", ref->name};
@@ -351,7 +377,8 @@ Command normalize_command() {
       "are dropped (and for cerebellar grey matter voxels within 6 mm of the vermis); in PET space a voxel "
       "is kept when at least half of it lies in the region (fractional occupancy, 27 sub-samples), it is "
       "not on the region's boundary (face neighbours at least 10 % occupied) and its mean-PET value lies "
-      "within one robust SD of the mode of the region's histogram. --no-trim keeps only the occupancy step.\n\n"
+      "within one robust SD of the mode of the region's histogram. --no-trim keeps only the occupancy step; --gm-mask "
+      "then keeps the voxels that are at least half grey matter in a 3-class k-means of the T1.\n\n"
       "--apply warps an image with saved transforms: PET space -> MNI (default; 2 mm SPM box, linear) or, "
       "with --inverse, MNI -> PET space; --labels uses nearest-neighbour interpolation.";
   c.examples = {
@@ -387,6 +414,8 @@ Command normalize_command() {
          "auto | head | brain: Colin27 with skull (ch2) or skull-stripped (ch2bet)")
         ("working-spacing", po::value<double>()->default_value(2.0), "grid of the deformable step, mm")
         ("affine-only", "T1 -> MNI by the affine alone")
+        ("gm-mask", "reference region restricted to PET voxels at least half grey matter, from a 3-class "
+                    "k-means of the T1 inside the template brain (writes <T1>_desc-kmeans_dseg.nii.gz)")
         ("no-trim", "reference region untrimmed: the atlas region mapped into PET space by fractional "
                     "occupancy only (no top/bottom sixths, vermis margin, erosion or mode trimming)")
         ("brain-margin", po::value<double>()->default_value(6.0),

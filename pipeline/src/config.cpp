@@ -30,7 +30,8 @@ json default_config() {
     },
     "reference": {
       "region": "",
-      "trim": true
+      "trim": true,
+      "gm_mask": false
     },
     "srtm": {
       "theta3_min_per_min": 0.06,

@@ -455,6 +455,7 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
               "--force"};
     if (!nc["deformable"].get<bool>()) s.args.push_back("--affine-only");
     if (!cfg["reference"]["trim"].get<bool>()) s.args.push_back("--no-trim");
+    if (cfg["reference"]["gm_mask"].get<bool>()) s.args.push_back("--gm-mask");
     s.inputs = {p.mean, p.t1, atlas.definition_file};
     s.outputs = p.transforms;
     s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.t1_coreg, p.dseg, p.ref_mask});
