@@ -920,8 +920,10 @@ def cmd_check(a):
     if not est > 0:
         fails.append(f"carfentanil: hippocampus adjusted effect not positive ({est})")
     v = s["carfentanil_voxelwise"]
-    if v["fdr_sensitivity"] < 0.1:
+    if v["fdr_sensitivity"] < 0.01:
         fails.append(f"carfentanil: only {100 * v['fdr_sensitivity']:.1f} % of the planted voxels are FDR-significant")
+    if v["fwe_true_clusters"] < 1:
+        fails.append("carfentanil: no FWE-significant cluster in or near the planted regions")
     if v["fdr_voxels"] and v["fdr_outside_near_mm3"] > 0.2 * v["fdr_detected_mm3"]:
         fails.append("carfentanil: more than 20 % of the FDR-significant volume lies farther than 8 mm from the "
                      "planted regions")
