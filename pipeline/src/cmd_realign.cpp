@@ -204,6 +204,9 @@ int run_realign(const po::variables_map& vm) {
   config["excluded"] = excluded;
   config["metric"] = vm["metric"].as<std::string>();
   config["two_pass"] = o.two_pass;
+  config["refine_fwhm_mm"] = o.refine_fwhm_mm;
+  config["refine_passes"] = o.refine_passes;
+  config["refine_max_samples"] = o.refine_max_samples;
   config["sampling_fraction"] = o.sampling_fraction;
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;
@@ -260,9 +263,11 @@ Command realign_command() {
       "Estimates one rigid transform (3 translations, 3 rotations) per frame and reslices the frames into "
       "one position, as SPM realign does for PET: a first pass registers every frame to a reference frame, "
       "a second pass registers every frame to the duration-weighted mean of the realigned frames. Frames "
-      "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for estimation; the "
+      "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
       "metric is Mattes mutual information on a random 25 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid (the choice is measured against normalized correlation in docs/MODULE_VALIDATION.md). Registrations of different "
+      "two-level pyramid. The second pass (done twice, the mean rebuilt in between) uses the block-averaged "
+      "frames without further smoothing and every voxel (at most 200000): heavy smoothing biases the "
+      "estimate when the tracer distribution changes over the scan (these choices and the metric, against normalized correlation, are measured in docs/MODULE_VALIDATION.md). Registrations of different "
       "frames run in parallel (--threads).\n\n"
       "Frames numbers are 1-based, as `petpipe info` lists them. The reference frame (--ref-frame) defaults "
       "to the highest-count frame (mean activity x duration x decay factor) among the frames in the last "

@@ -91,6 +91,32 @@ Image3D synthetic_t1(const Anatomy& anatomy, const Deformation& d, const Simulat
   return t1;
 }
 
+// The deformation of a frame moved by m (frame point p = R (q - c) + c + t, LPS): native points of the
+// frame are first taken back to the unmoved head, q = R^T (p - c - t) + c, then through d.
+Deformation moved_deformation(const Deformation& d, const RigidMotion& m, const Vec3& c) {
+  const Mat3 r = rotation_matrix(m);
+  // In RAS (x_ras = D x_lps, D = diag(-1, -1, 1)): q = M p + v with M = D R^T D, v = D c - D R^T (c + t).
+  const double dd[3] = {-1, -1, 1};
+  const double ct[3] = {c[0] + m.tx, c[1] + m.ty, c[2] + m.tz};
+  double mm[9], v[3];
+  for (int i = 0; i < 3; ++i) {
+    double rt_ct = 0;
+    for (int j = 0; j < 3; ++j) {
+      mm[3 * i + j] = dd[i] * r[3 * j + i] * dd[j];
+      rt_ct += r[3 * j + i] * ct[j];
+    }
+    v[i] = dd[i] * c[i] - dd[i] * rt_ct;
+  }
+  Deformation out = d;
+  const auto& a = d.affine;
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j)
+      out.affine[4 * i + j] = a[4 * i] * mm[j] + a[4 * i + 1] * mm[3 + j] + a[4 * i + 2] * mm[6 + j];
+    out.affine[4 * i + 3] = a[4 * i] * v[0] + a[4 * i + 1] * v[1] + a[4 * i + 2] * v[2] + a[4 * i + 3];
+  }
+  return out;
+}
+
 }  // namespace
 
 SubjectSimulation simulate_subject(const Anatomy& anatomy, const LabelImage& mni_classes,
@@ -182,22 +208,27 @@ SubjectSimulation simulate_subject(const Anatomy& anatomy, const LabelImage& mni
   for (const auto& r : s.regions) tac_by_class[static_cast<std::size_t>(r.label)] = r.tac;
   const Vec3 centre = grid_centre(grid);
   parallel_for(nf, [&](std::size_t f0, std::size_t f1) {
-    std::vector<float> tmp(nvox);
     for (std::size_t f = f0; f < f1; ++f) {
       float* fr = s.pet.frame(f);
+      // A moved frame images the moved head: its classes are sampled from the anatomy through the
+      // rigid motion (as the unmoved classes are, so both have the same discretisation), then the PSF
+      // is applied in scanner space. (Resampling the blurred frame instead would add an interpolation
+      // blur to the moved frames only.)
+      const RigidMotion& m = s.motion[f];
+      const bool moved = m.tx != 0 || m.ty != 0 || m.tz != 0 || m.rx != 0 || m.ry != 0 || m.rz != 0;
+      LabelImage moved_classes;
+      if (moved)
+        moved_classes = sample_classes(anatomy.classes, grid, moved_deformation(s.deformation, m, centre),
+                                       class_subsamples(o.voxel_mm));
+      const LabelImage& classes = moved ? moved_classes : s.classes_native;
       for (std::size_t i = 0; i < nvox; ++i) {
-        const auto c = static_cast<std::size_t>(std::max(0, s.classes_native.data[i]));
+        const auto c = static_cast<std::size_t>(std::max(0, classes.data[i]));
         fr[i] = c && c < tac_by_class.size() && !tac_by_class[c].empty() ? static_cast<float>(tac_by_class[c][f]) : 0.0f;
       }
       if (o.psf_fwhm_mm > 0) {
         smooth::Options so = smooth::Options::isotropic(o.psf_fwhm_mm);
         so.nan_aware = false;
         smooth::gaussian_inplace(fr, grid, so);
-      }
-      const RigidMotion& m = s.motion[f];
-      if (m.tx != 0 || m.ty != 0 || m.tz != 0 || m.rx != 0 || m.ry != 0 || m.rz != 0) {
-        std::copy(fr, fr + nvox, tmp.begin());
-        move_volume(tmp.data(), fr, grid, m, centre);
       }
       const double F = frames.decay_factor(f);
       const double D = frames.duration_s[f] / 60.0;

@@ -115,9 +115,9 @@ struct EstimationGrid {
   std::array<double, 3> sigma_vox{0, 0, 0};
 };
 
-EstimationGrid estimation_grid(const Geometry& g, const Options& o) {
+EstimationGrid estimation_grid(const Geometry& g, const Options& o, double fwhm_mm) {
   EstimationGrid e;
-  const double sigma_mm = o.fwhm_mm / (2.0 * std::sqrt(2.0 * std::log(2.0)));
+  const double sigma_mm = fwhm_mm / (2.0 * std::sqrt(2.0 * std::log(2.0)));
   for (int a = 0; a < 3; ++a) {
     const double k = std::round(o.estimation_voxel_mm / g.spacing[a]);
     e.factor[a] = static_cast<std::size_t>(std::clamp(k, 1.0, std::max(1.0, static_cast<double>(g.size[a]) / 8.0)));
@@ -161,6 +161,8 @@ void validate_options(const DynamicImage& pet, const Options& o) {
   if (!(o.empty_fraction >= 0 && o.empty_fraction < 1))
     throw make_error("realign: empty fraction must be in [0, 1) (got ", o.empty_fraction, ")");
   if (o.max_samples < 100) throw make_error("realign: max_samples must be >= 100 (got ", o.max_samples, ")");
+  if (o.refine_passes < 1 || o.refine_passes > 5)
+    throw make_error("realign: refine passes must be 1..5 (got ", o.refine_passes, ")");
   if (o.levels < 1 || o.levels > 4) throw make_error("realign: levels must be 1..4 (got ", o.levels, ")");
   if (o.max_iterations < 1) throw make_error("realign: iterations must be >= 1");
   if (o.reference_frame >= 0 && static_cast<std::size_t>(o.reference_frame) >= n)
@@ -325,16 +327,29 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
                         " can be estimated; every other frame keeps the identity transform"));
   log::info("realign: ", n, " frames, reference frame ", ref + 1, ", ", todo.size() + 1, " frames estimated");
 
-  // Estimation images of the estimated frames.
-  const EstimationGrid eg = estimation_grid(pet.geom, o);
+  // Estimation images of the estimated frames: smoothed (fwhm_mm) for the first pass, and, for the
+  // second pass, at the finer refine_fwhm_mm (same grid).
+  const bool refine = o.two_pass && !todo.empty();
+  const double refine_fwhm = o.refine_fwhm_mm < 0 ? o.fwhm_mm : o.refine_fwhm_mm;
+  const EstimationGrid eg = estimation_grid(pet.geom, o, o.fwhm_mm);
+  const EstimationGrid eg_fine = estimation_grid(pet.geom, o, refine_fwhm);
   std::vector<Image3D> est(n);
+  std::vector<Image3D> fine(refine ? n : 0);
   {
     std::vector<std::size_t> need = todo;
     need.push_back(ref);
     Progress progress("realign: smoothing", need.size());
     parallel_for(need.size(), [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) {
-        est[need[i]] = estimation_image(pet, need[i], eg);
+        const std::size_t f = need[i];
+        if (refine) {
+          fine[f] = block_average(pet.frame(f), pet.geom, eg_fine.factor);
+          est[f] = fine[f];
+          gaussian_voxels(est[f], eg.sigma_vox);
+          gaussian_voxels(fine[f], eg_fine.sigma_vox);
+        } else {
+          est[f] = estimation_image(pet, f, eg);
+        }
         progress.advance();
       }
     });
@@ -352,14 +367,15 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   rs.min_step_mm = o.min_step_mm;
   rs.seed = o.seed;
 
-  auto run_pass = [&](const Image3D& target, const std::vector<std::size_t>& frames, const char* label) {
+  auto run_pass = [&](const Image3D& target, const std::vector<Image3D>& images, const std::vector<std::size_t>& frames,
+                      const detail::RegistrationSettings& rs, const char* label) {
     Progress progress(label, frames.size());
     std::mutex mutex;
     parallel_for(frames.size(), [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) {
         const std::size_t f = frames[i];
         const auto out = with_context(petpipe::detail::concat("frame ", f + 1),
-                                      [&] { return detail::register_rigid(target, est[f], res.center_lps,
+                                      [&] { return detail::register_rigid(target, images[f], res.center_lps,
                                                                           to_params(res.frames[f]), rs); });
         {
           std::lock_guard<std::mutex> lock(mutex);
@@ -377,28 +393,39 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   };
 
   // Pass 1: every estimated frame to the reference frame.
-  run_pass(est[ref], todo, "realign: pass 1");
+  run_pass(est[ref], est, todo, rs, "realign: pass 1");
   for (auto f : todo) res.frames[f].status = "estimated";
 
-  // Pass 2: to the duration-weighted mean of the realigned estimation images.
-  if (o.two_pass && !todo.empty()) {
+  // Pass 2 (repeated refine_passes times): to the duration-weighted mean of the realigned estimation
+  // images, on the finer images (refine_fwhm_mm), one resolution level, every voxel up to
+  // refine_max_samples, starting from the previous pass. The heavy smoothing of the first pass gives
+  // capture range; it also biases the optimum when the tracer distribution changes
+  // between frames (edges of regions whose contrast changes are blurred into each other), which the
+  // finer second pass removes (measured: docs/MODULE_VALIDATION.md).
+  if (refine) est.clear();
+  for (int round = 0; refine && round < o.refine_passes; ++round) {
     std::vector<std::size_t> all = todo;
     all.push_back(ref);
     std::sort(all.begin(), all.end());
-    Image3D mean(est[ref].geom, 0.0f);
+    Image3D mean(fine[ref].geom, 0.0f);
     std::vector<float> buffer(mean.data.size());
     double wsum = 0;
     for (auto f : all) {
-      detail::reslice_volume(est[f].data.data(), buffer.data(), est[f].geom, to_params(res.frames[f]),
+      detail::reslice_volume(fine[f].data.data(), buffer.data(), fine[f].geom, to_params(res.frames[f]),
                              res.center_lps, Interpolation::linear, thread_count());
       const double w = pet.frames.duration_s[f];
       for (std::size_t i = 0; i < buffer.size(); ++i) mean.data[i] += static_cast<float>(w * buffer[i]);
       wsum += w;
     }
     for (auto& v : mean.data) v = static_cast<float>(v / wsum);
-    run_pass(mean, all, "realign: pass 2");
+    detail::RegistrationSettings rs2 = rs;
+    rs2.levels = 1;
+    rs2.sampling_fraction = 1.0;  // every voxel up to refine_max_samples: less sampling jitter
+    rs2.max_samples = std::max(o.max_samples, o.refine_max_samples);
+    run_pass(mean, fine, all, rs2, round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)");
   }
   est.clear();
+  fine.clear();
 
   // Frames that were not estimated.
   std::vector<std::size_t> done = todo;

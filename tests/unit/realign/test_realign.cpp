@@ -206,10 +206,10 @@ TEST(RealignEstimate, NoMotionGivesNearIdentity) {
   // After the first 3 minutes (the 30-s frames are noisier: up to 0.1 deg).
   const MaxAbs m = max_abs(r, kStarts, 180.0);
   std::printf("no motion: max |t| %.4f mm, max |r| %.4f deg\n", m.t, m.r);
-  // The issue asks for < 0.05 deg; measured 0.10 deg here (4 mm voxels, Mattes MI sampling noise),
-  // see docs/MODULE_VALIDATION.md. The bound below is what is achieved, not the issue's target.
+  // The issue asks for < 0.1 mm and < 0.05 deg; measured 0.07 mm / 0.09 deg here (4 mm voxels, frame
+  // noise), see docs/MODULE_VALIDATION.md. The rotation bound is what is achieved, not the target.
   EXPECT_LT(m.t, 0.1);
-  EXPECT_LT(m.r, 0.15);
+  EXPECT_LT(m.r, 0.1);
 }
 
 TEST(RealignEstimate, NoMotionWithChangingDistributionHasSmallBias) {
@@ -222,8 +222,11 @@ TEST(RealignEstimate, NoMotionWithChangingDistributionHasSmallBias) {
   const MotionResult r = estimate_motion(img, Options{});
   const MaxAbs m = max_abs(r, kStarts, 180.0);
   std::printf("no motion, changing distribution, after 3 min: max |t| %.4f mm, max |r| %.4f deg\n", m.t, m.r);
+  // With the unsmoothed refinement (the default since it removes most of the bias on the AAL-anatomy
+  // carfentanil phantom of petpipe simulate) this analytic head shows 0.33 deg (0.18 deg with the old
+  // 7 mm second pass): docs/MODULE_VALIDATION.md.
   EXPECT_LT(m.t, 0.2);
-  EXPECT_LT(m.r, 0.3);
+  EXPECT_LT(m.r, 0.4);
 }
 
 TEST(RealignEstimate, ExclusionsStartTimeAndNearEmptyFrames) {

@@ -42,6 +42,10 @@ enum class ExcludedPolicy {
 struct Options {
   // Estimation images.
   double fwhm_mm = 7.0;              // Gaussian smoothing of the estimation images (FWHM, mm); 0 = none
+  double refine_fwhm_mm = 0.0;       // smoothing (FWHM, mm) of the second pass's images (one level, started
+                                     // from the first pass); < 0: the same as fwhm_mm. Less smoothing here
+                                     // removes most of the bias from a tracer distribution that changes
+                                     // over the frames (docs/MODULE_VALIDATION.md)
   double estimation_voxel_mm = 2.5;  // frames are block-averaged by integer factors (per axis) to voxels
                                      // of about this size before smoothing (never finer than the input)
   // Reference and exclusions. Frame indices here are 0-based.
@@ -55,6 +59,9 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
+  int refine_passes = 2;                // the second pass is repeated with the mean rebuilt from its
+                                        // result this many times in all (1..5)
+  std::size_t refine_max_samples = 200000;  // points of the second pass (all voxels up to this many)
   int levels = 2;                       // multi-resolution levels (shrink 2^(levels-1) ... 1)
   double sampling_fraction = 0.25;      // fraction of estimation voxels sampled by the metric (0,1]
   std::size_t max_samples = 50000;      // ... but at most this many points per level

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Regional BPND from a moved-then-realigned phantom against the motion-free phantom (issue 5).
+# Simulates the same carfentanil cohort twice with the same seed, once without and once with --motion
+# (the phantom draws motion from its own random stream: anatomy, kinetics and noise streams are the
+# same, and the frames before the motion starts (3 min) are checked to be identical), runs
+# `petpipe run` on both with the same configuration and compares the regional BPND
+# (scripts/compare_realign_bpnd.py).
+# Usage: scripts/bench_realign_bpnd.sh PETPIPE_EXE WORKDIR
+# Environment: SUBJECTS (3), VOXEL (3 mm), NOISE (0.3), SEED (5), CONFIG (examples/demo_pipeline.json),
+#   INTERP (realign interpolation for the run: linear or bspline; default: the configuration's),
+#   ASSERT (a % limit: exit 1 when a checked region differs by more), REGIONS (regions checked).
+set -euo pipefail
+EXE=$(readlink -f "$1")
+WORK=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+SUBJECTS=${SUBJECTS:-3}
+VOXEL=${VOXEL:-3}
+NOISE=${NOISE:-0.3}
+SEED=${SEED:-5}
+CONFIG=${CONFIG:-$HERE/../examples/demo_pipeline.json}
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+/usr/bin/python3 - "$CONFIG" "${INTERP:-}" > config.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+if sys.argv[2]:
+    c.setdefault("realign", {})["interpolation"] = sys.argv[2]
+c.pop("group", None)
+print(json.dumps(c, indent=2))
+PY
+common=(--subjects "$SUBJECTS" --voxel-size "$VOXEL" --noise "$NOISE" --seed "$SEED" --t1-voxel-size 2 -q)
+t0=$(date +%s)
+"$EXE" simulate --out still "${common[@]}"
+"$EXE" simulate --out moved --motion "${common[@]}"
+# Same anatomy, kinetics and noise: the unmoved early frames and the T1s are identical.
+/usr/bin/python3 - <<'PY'
+import glob, sys
+import nibabel as nib, numpy as np
+for p in sorted(glob.glob("still/sub-*/pet/*_pet.nii.gz")):
+    q = p.replace("still/", "moved/", 1)
+    a, b = nib.load(p), nib.load(q)
+    truth = np.loadtxt(glob.glob(q.split("/pet/")[0].replace("moved/", "moved/derivatives/truth/") + "/*_motion.tsv")[0],
+                       skiprows=1)
+    still = np.all(truth[:, 3:9] == 0, axis=1)
+    x, y = np.asarray(a.dataobj), np.asarray(b.dataobj)
+    if not np.array_equal(x[..., still], y[..., still]):
+        sys.exit(f"{p}: the frames without motion differ between the two simulations")
+    if not np.any(x[..., ~still] != y[..., ~still]):
+        sys.exit(f"{q}: no frame moved")
+    t1 = p.replace("/pet/", "/anat/").split("_trc-")[0] + "_T1w.nii.gz"
+    if not np.array_equal(np.asarray(nib.load(t1).dataobj), np.asarray(nib.load(t1.replace("still/", "moved/", 1)).dataobj)):
+        sys.exit(f"{t1}: T1 differs between the two simulations")
+    print(f"{p.split('/')[1]}: {int(still.sum())} unmoved frames identical, {int((~still).sum())} moved frames")
+PY
+t1=$(date +%s)
+"$EXE" run --bids still --out deriv_still --config config.json -q
+"$EXE" run --bids moved --out deriv_moved --config config.json -q
+t2=$(date +%s)
+echo "simulate $((t1 - t0)) s, run (both cohorts) $((t2 - t1)) s"
+# Realignment accuracy against the simulated truth (relative to the reference frame).
+/usr/bin/python3 - <<'PY'
+import csv, glob
+import numpy as np
+def rot(rx, ry, rz):
+    a, b, c = np.radians([rx, ry, rz])
+    Rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    Rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return Rz @ Rx @ Ry
+def angles(R):
+    return np.degrees([np.arcsin(R[2, 1]), np.arctan2(-R[2, 0], R[2, 2]), np.arctan2(-R[0, 1], R[1, 1])])
+for kind in ("moved", "still"):
+    for p in sorted(glob.glob(f"deriv_{kind}/sub-*/pet/*_motion.tsv")):
+        sub = p.split("/")[1]
+        rows = list(csv.DictReader(open(p), delimiter="\t"))
+        est = np.array([[float(r[k]) for k in ("tx", "ty", "tz", "rx", "ry", "rz")] for r in rows])
+        start = np.array([float(r["frame_start"]) for r in rows])
+        truth = np.loadtxt(glob.glob(f"{kind}/derivatives/truth/{sub}/*_motion.tsv")[0], skiprows=1)[:, 3:9]
+        ref = [r["status"] for r in rows].index("reference")
+        def rel(T, f):
+            A = rot(*T[f, 3:]) @ rot(*T[ref, 3:]).T
+            return np.concatenate([T[f, :3] - A @ T[ref, :3], angles(A)])
+        err = np.array([rel(est, f) - rel(truth, f) for f in range(len(rows))])
+        late = start >= 180
+        dt = np.linalg.norm(err[late, :3], axis=1); dr = np.linalg.norm(err[late, 3:], axis=1)
+        print(f"{kind} {sub}: realign error after 3 min: translation RMS {np.sqrt(np.mean(dt**2)):.2f} mm "
+              f"(max {dt.max():.2f}), rotation RMS {np.sqrt(np.mean(dr**2)):.2f} deg (max {dr.max():.2f})")
+PY
+/usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_still deriv_moved ${ASSERT:+--assert "$ASSERT"} \
+  ${REGIONS:+--regions "$REGIONS"}
