@@ -25,9 +25,9 @@ struct Smoothness {
 // the diagonal of Lambda; FWHM = sqrt(4 ln 2 / Lambda_ii) in voxels. First differences slightly
 // overestimate FWHM for small FWHM, as in SPM: for a Gaussian autocorrelation (kernel sigma s voxels) they
 // measure 2 (1 - exp(-1 / (4 s^2))) instead of the continuum 1 / (2 s^2), i.e. FWHM +3.9 % at 3 voxels,
-// +2.2 % at 4, +1.0 % at 6 (measured: docs/MODULE_VALIDATION.md, stats). Not corrected: the correction
-// lowers the FWHM and raises the expected cluster count, which already over-predicts the observed count
-// at these smoothnesses, and left the null cluster FWE unchanged.
+// +2.2 % at 4, +1.0 % at 6 (measured: docs/MODULE_VALIDATION.md, stats). Not corrected (SPM does not
+// either): inverting that relation removes the bias but raises the expected cluster count, which already
+// over-predicts the observed count, and moved the null cluster FWE by at most 2/300 data sets.
 Smoothness estimate_smoothness(const MatrixXfRM& residuals, const Mask& mask, double df);
 
 // Resel counts R0..R3 of a binary mask (lattice intrinsic volumes in resel units, Worsley et al. 1996,
