@@ -40,23 +40,16 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage as ndi
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# LPS affines, grids and ITK transform/field readers are shared with the normalisation benchmark.
+from bench_normalize import grid_points, lps_affine, read_itk_affine, read_vector_field  # noqa: E402
+
 TEMPLATES = os.environ.get("PETPIPE_TEMPLATE_DIR", "/usr/share/mricron/templates")
 FLIP = np.diag([-1.0, -1.0, 1.0])  # RAS <-> LPS
 # AAL (mricron-data) relative to the Colin27 anatomy, RAS mm, measured by scripts/validate_normalize.py
 # aal-offset (Dice of AAL labels with ch2bet grey matter, 50 <= ch2bet < 95, over integer shifts).
 AAL_OFFSET_RAS = np.array([0.0, 1.0, 1.0])
 REGIONS = {"amygdala": (41, 42), "hippocampus": (37, 38), "thalamus": (77, 78)}
-
-
-def lps_affine(img):
-    a = img.affine.copy()
-    a[:3, :] = FLIP @ a[:3, :]
-    return a
-
-
-def grid_points(shape, aff, step=1):
-    idx = np.stack(np.meshgrid(*[np.arange(0, n, step) for n in shape[:3]], indexing="ij"), -1).reshape(-1, 3)
-    return idx, idx @ aff[:3, :3].T + aff[:3, 3]
 
 
 def sample(vol, aff, pts, order=1, cval=0.0, clamp=False):
@@ -89,24 +82,6 @@ class Truth:
         return (y + self.d(y)) @ FLIP.T
 
 
-def read_itk_affine(path):
-    vals = {}
-    for line in open(path):
-        if ":" in line:
-            k, v = line.split(":", 1)
-            vals[k.strip()] = v.split()
-    p = np.array([float(x) for x in vals["Parameters"]])
-    c = np.array([float(x) for x in vals.get("FixedParameters", ["0", "0", "0"])])
-    M = p[:9].reshape(3, 3)
-    return M, p[9:12] + c - M @ c
-
-
-def read_field(path):
-    img = nib.load(path)
-    data = np.asarray(img.dataobj, dtype=np.float32).reshape(img.shape[:3] + (3,))
-    return data, lps_affine(img)
-
-
 def apply_field(field, pts):
     data, aff = field
     return pts + np.stack([sample(data[..., a], aff, pts, clamp=True) for a in range(3)], axis=1)
@@ -131,8 +106,8 @@ def evaluate(sim, deriv, sub):
     xdir = f"{deriv}/{sub}/normalize/transforms"
     M, off = read_itk_affine(f"{xdir}/t1_to_mni_affine.txt")
     warp = os.path.exists(f"{xdir}/t1_to_mni_warp.nii.gz")
-    fwd = read_field(f"{xdir}/t1_to_mni_warp.nii.gz") if warp else None
-    inv = read_field(f"{xdir}/t1_to_mni_inverse_warp.nii.gz") if warp else None
+    fwd = read_vector_field(f"{xdir}/t1_to_mni_warp.nii.gz") if warp else None
+    inv = read_vector_field(f"{xdir}/t1_to_mni_inverse_warp.nii.gz") if warp else None
     out = {"subject": sub}
 
     # MNI -> T1 pull-back over the template brain
