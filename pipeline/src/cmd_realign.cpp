@@ -154,6 +154,13 @@ int run_realign(const po::variables_map& vm) {
   o.metric = parse_metric(vm["metric"].as<std::string>());
   o.two_pass = vm.count("single-pass") == 0;
   o.sampling_fraction = vm["sampling"].as<double>();
+  o.refine_passes = vm["refine-passes"].as<int>();
+  o.refine_fwhm_mm = vm["refine-fwhm"].as<double>();
+  {
+    const long samples = vm["refine-samples"].as<long>();
+    if (samples < 1000) throw make_error("--refine-samples: at least 1000 points (got ", samples, ")");
+    o.refine_max_samples = static_cast<std::size_t>(samples);
+  }
   o.seed = vm["seed"].as<std::uint32_t>();
   const std::string interp = vm["interp"].as<std::string>();
   realign::Interpolation interpolation;
@@ -265,8 +272,9 @@ Command realign_command() {
       "a second pass registers every frame to the duration-weighted mean of the realigned frames. Frames "
       "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
       "metric is Mattes mutual information on a random 25 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid. The second pass (done twice, the mean rebuilt in between) uses the block-averaged "
-      "frames without further smoothing and every voxel (at most 200000): heavy smoothing biases the "
+      "two-level pyramid. The second pass (--refine-passes, default twice, the mean rebuilt in between) uses "
+      "the block-averaged frames without further smoothing (--refine-fwhm) and 50000 points (--refine-samples) "
+      "drawn inside the head, which the reference frame's smoothed image outlines: heavy smoothing biases the "
       "estimate when the tracer distribution changes over the scan (these choices and the metric, against normalized correlation, are measured in docs/MODULE_VALIDATION.md). Registrations of different "
       "frames run in parallel (--threads).\n\n"
       "Frames numbers are 1-based, as `petpipe info` lists them. The reference frame (--ref-frame) defaults "
@@ -317,6 +325,12 @@ Command realign_command() {
         ("metric", po::value<std::string>()->default_value("mattes"), "mattes (mutual information) or correlation")
         ("single-pass", "skip the second pass (registration to the mean)")
         ("sampling", po::value<double>()->default_value(0.25), "fraction of estimation voxels sampled (0,1]")
+        ("refine-passes", po::value<int>()->default_value(realign::Options{}.refine_passes),
+         "second pass: times it is run, the mean rebuilt in between (1..5)")
+        ("refine-fwhm", po::value<double>()->default_value(realign::Options{}.refine_fwhm_mm),
+         "second pass: smoothing of its images (FWHM, mm; 0 = none, < 0 = --fwhm)")
+        ("refine-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.refine_max_samples)),
+         "second pass: metric points per frame (inside the head)")
         ("seed", po::value<std::uint32_t>()->default_value(20240611), "sampling seed");
   };
   c.run = run_realign;

@@ -21,6 +21,10 @@ struct RegistrationSettings {
   int max_iterations = 200;
   double min_step_mm = 0.005;
   std::uint32_t seed = 1;
+  double initial_step_mm = 0;  // first step of the finest level (mm); 0: half a voxel, at least 0.5 mm
+  // Optional sampling mask on the fixed image's grid (non-zero = sample here); when given, the
+  // sample count is computed from the voxels inside it.
+  const std::vector<unsigned char>* fixed_mask = nullptr;
 };
 
 struct RegistrationOutput {

@@ -2,6 +2,7 @@
 // Euler3DTransform, a correlation or Mattes MI metric on a random subset of points, and a regular-step
 // gradient descent whose step is measured in millimetres (see MmStepOptimizer).
 #include <cmath>
+#include <random>
 #include <sstream>
 
 #include <itkCommand.h>
@@ -195,16 +196,57 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
     const unsigned factor = 1u << (levels - 1 - l);
     shrink[l] = factor;
     sigmas[l] = 0.0;  // estimation images are smoothed already
-    // Initial step: half a voxel of the level, at least 0.5 mm.
-    observer->learning_rates.push_back(std::max(0.5, 0.5 * factor * min_spacing));
+    // Initial step: half a voxel of the level, at least 0.5 mm (or as given for the finest level).
+    const double step = (l + 1 == levels && s.initial_step_mm > 0) ? s.initial_step_mm
+                                                                     : std::max(0.5, 0.5 * factor * min_spacing);
+    observer->learning_rates.push_back(step);
     observer->min_steps.push_back(l + 1 == levels ? s.min_step_mm : 4 * s.min_step_mm);
   }
   reg->SetNumberOfLevels(levels);
   reg->SetShrinkFactorsPerLevel(shrink);
   reg->SetSmoothingSigmasPerLevel(sigmas);
   reg->SetSmoothingSigmasAreSpecifiedInPhysicalUnits(true);
-  reg->SetMetricSamplingStrategy(Registration::MetricSamplingStrategyEnum::RANDOM);
-  // Per level: the given fraction of the level's voxels, at most max_samples points.
+  reg->SetMetricSamplingStrategy(s.fixed_mask != nullptr ? Registration::MetricSamplingStrategyEnum::NONE
+                                                         : Registration::MetricSamplingStrategyEnum::RANDOM);
+  // Optional sampling mask: the points are drawn here, without replacement, from the voxel centres
+  // inside the mask (a mask on the metric itself would be tested at every point and iteration).
+  const bool own_points = s.fixed_mask != nullptr;
+  if (own_points) {
+    if (s.fixed_mask->size() != fixed.geom.voxel_count()) throw make_error("realign: sampling mask size mismatch");
+    std::vector<std::size_t> inside;
+    for (std::size_t i = 0; i < s.fixed_mask->size(); ++i)
+      if ((*s.fixed_mask)[i]) inside.push_back(i);
+    if (inside.empty()) throw make_error("realign: the sampling mask is empty");
+    const std::size_t count =
+        std::min(inside.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::min(
+                                                             s.sampling_fraction * static_cast<double>(inside.size()),
+                                                             static_cast<double>(s.max_samples)))));
+    std::mt19937_64 rng(s.seed);
+    for (std::size_t i = 0; i < count; ++i) {  // partial Fisher-Yates
+      std::uniform_int_distribution<std::size_t> pick(i, inside.size() - 1);
+      std::swap(inside[i], inside[pick(rng)]);
+    }
+    std::sort(inside.begin(), inside.begin() + static_cast<std::ptrdiff_t>(count));  // memory order
+    using PointSet = typename Metric::FixedSampledPointSetType;
+    auto points = PointSet::New();
+    points->Initialize();
+    const auto& g = fixed.geom;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t v = inside[i];
+      const std::size_t x = v % g.size[0], y = (v / g.size[0]) % g.size[1], z = v / (g.size[0] * g.size[1]);
+      // Jittered within the voxel: points on the voxel centres would see the fixed image without
+      // interpolation and the moving one with, which biases the optimum.
+      std::uniform_real_distribution<double> jitter(-0.5, 0.5);
+      const double jx = jitter(rng), jy = jitter(rng), jz = jitter(rng);
+      const Vec3 q = g.index_to_point({static_cast<double>(x) + jx, static_cast<double>(y) + jy, static_cast<double>(z) + jz});
+      typename PointSet::PointType point;
+      for (int a = 0; a < 3; ++a) point[a] = q[a];
+      points->SetPoint(i, point);
+    }
+    metric->SetFixedSampledPointSet(points);
+    metric->SetUseSampledPointSet(true);
+  }
+  // Per level: the given fraction of the level's voxels (inside the mask), at most max_samples points.
   Registration::MetricSamplingPercentageArrayType percentages(levels);
   for (unsigned l = 0; l < levels; ++l) {
     const double f = static_cast<double>(shrink[l]);

@@ -110,6 +110,36 @@ void gaussian_voxels(Image3D& img, const std::array<double, 3>& sigma_vox) {
   }
 }
 
+// Head mask of a smoothed image: voxels above `fraction` of its 99.5th percentile, dilated by
+// `dilation` voxels (6-neighbourhood steps) so that the edge of the head, where most of the
+// registration signal lies, is inside even after motion.
+std::vector<unsigned char> head_mask(const Image3D& smoothed, double fraction, int dilation) {
+  const auto& g = smoothed.geom;
+  std::vector<float> sorted(smoothed.data);
+  const std::size_t k = static_cast<std::size_t>(0.995 * static_cast<double>(sorted.size() - 1));
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.end());
+  const float threshold = static_cast<float>(fraction * sorted[k]);
+  std::vector<unsigned char> mask(smoothed.data.size());
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = smoothed.data[i] > threshold ? 1 : 0;
+  std::vector<unsigned char> next;
+  for (int step = 0; step < dilation; ++step) {
+    next = mask;
+    for (std::size_t z = 0; z < g.size[2]; ++z)
+      for (std::size_t y = 0; y < g.size[1]; ++y)
+        for (std::size_t x = 0; x < g.size[0]; ++x) {
+          const std::size_t i = g.linear_index(x, y, z);
+          if (mask[i]) continue;
+          const bool near = (x > 0 && mask[i - 1]) || (x + 1 < g.size[0] && mask[i + 1]) ||
+                            (y > 0 && mask[i - g.size[0]]) || (y + 1 < g.size[1] && mask[i + g.size[0]]) ||
+                            (z > 0 && mask[i - g.size[0] * g.size[1]]) ||
+                            (z + 1 < g.size[2] && mask[i + g.size[0] * g.size[1]]);
+          if (near) next[i] = 1;
+        }
+    mask.swap(next);
+  }
+  return mask;
+}
+
 struct EstimationGrid {
   std::array<std::size_t, 3> factor{1, 1, 1};
   std::array<double, 3> sigma_vox{0, 0, 0};
@@ -402,7 +432,16 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   // capture range; it also biases the optimum when the tracer distribution changes
   // between frames (edges of regions whose contrast changes are blurred into each other), which the
   // finer second pass removes (measured: docs/MODULE_VALIDATION.md).
-  if (refine) est.clear();
+  // The second pass samples only the head (and a margin), from the reference frame's smoothed image:
+  // the same number of points then covers the head densely.
+  std::vector<unsigned char> refine_mask;
+  if (refine) {
+    refine_mask = head_mask(est[ref], 0.05, 3);
+    std::size_t inside = 0;
+    for (auto v : refine_mask) inside += v;
+    log::debug("realign: second-pass sampling mask ", inside, " of ", refine_mask.size(), " voxels");
+    est.clear();
+  }
   for (int round = 0; refine && round < o.refine_passes; ++round) {
     std::vector<std::size_t> all = todo;
     all.push_back(ref);
@@ -421,7 +460,9 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     detail::RegistrationSettings rs2 = rs;
     rs2.levels = 1;
     rs2.sampling_fraction = 1.0;  // every voxel up to refine_max_samples: less sampling jitter
-    rs2.max_samples = std::max(o.max_samples, o.refine_max_samples);
+    rs2.max_samples = o.refine_max_samples;
+    rs2.fixed_mask = &refine_mask;
+    rs2.initial_step_mm = 0.5;  // starts from the previous pass's estimate
     run_pass(mean, fine, all, rs2, round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)");
   }
   est.clear();

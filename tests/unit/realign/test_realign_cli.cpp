@@ -151,6 +151,8 @@ TEST_F(RealignCli, BadInputsFailClearlyAndWriteNothing) {
       {"--pet " + pet_.string() + " --metric ssd", "unknown metric"},
       {"--pet " + pet_.string() + " --interp nearest", "not linear or bspline"},
       {"--pet " + zero_pet.string(), "every frame is empty"},
+      {"--pet " + pet_.string() + " --refine-samples 10", "--refine-samples: at least 1000 points"},
+      {"--pet " + pet_.string() + " --refine-passes 9", "refine passes must be 1..5"},
   };
   for (const auto& c : cases) {
     const CliResult r = run_cli(c.args + " --out " + out.string());

@@ -61,7 +61,9 @@ struct Options {
   bool two_pass = true;                 // second pass to the mean of the realigned frames
   int refine_passes = 2;                // the second pass is repeated with the mean rebuilt from its
                                         // result this many times in all (1..5)
-  std::size_t refine_max_samples = 200000;  // points of the second pass (all voxels up to this many)
+  std::size_t refine_max_samples = 50000;  // points of the second pass, drawn (jittered within their voxels)
+                                          // from a head mask: the reference frame's smoothed image above 5 %
+                                          // of its 99.5th percentile, dilated by 3 voxels
   int levels = 2;                       // multi-resolution levels (shrink 2^(levels-1) ... 1)
   double sampling_fraction = 0.25;      // fraction of estimation voxels sampled by the metric (0,1]
   std::size_t max_samples = 50000;      // ... but at most this many points per level
