@@ -61,6 +61,7 @@ json default_config() {
       "contrasts": [],
       "fdr_q": 0.025,
       "cluster_p": 0.001,
+      "mask": "brain",
       "permutations": 0,
       "tfce": false,
       "seed": 1

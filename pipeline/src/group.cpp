@@ -9,6 +9,8 @@
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/pipeline/config.hpp"
+#include "petpipe/normalize/transform.hpp"
+#include "petpipe/roi/atlas.hpp"
 
 namespace petpipe::pipeline {
 
@@ -39,6 +41,22 @@ std::vector<Scan> find_scans(const fs::path& out) {
     }
   }
   return scans;
+}
+// The brain of the atlas's skull-stripped template (Colin27 ch2bet > 0 for AAL) on the grid of the
+// group maps: voxels at least half inside it (fractional occupancy; both images are in the atlas
+// space, so no transform is involved).
+Mask template_brain_mask(const std::string& atlas_name, const fs::path& map) {
+  const roi::Atlas atlas = roi::load_atlas(atlas_name);
+  const auto it = atlas.templates.find("T1_brain");
+  if (it == atlas.templates.end())
+    throw make_error("group: atlas ", atlas_name, " names no skull-stripped template (\"T1_brain\") for the brain "
+                     "mask; set \"group\": {\"mask\": \"none\"} or a mask image");
+  const Mask brain = read_mask(it->second);
+  const Geometry grid = read_image_info(map).geom;
+  const Image3D occupancy = normalize::resample_occupancy(brain, grid, normalize::Transform::identity());
+  Mask mask(grid, 0);
+  for (std::size_t i = 0; i < mask.data.size(); ++i) mask.data[i] = occupancy.data[i] >= 0.5f ? 1 : 0;
+  return mask;
 }
 }  // namespace
 
@@ -125,6 +143,17 @@ GroupResult run_group(const GroupOptions& o) {
                                "--fdr", format_number(g["fdr_q"].get<double>(), 10),
                                "--cluster-p", format_number(g["cluster_p"].get<double>(), 10), "--force"};
   for (const auto& c : contrasts) glm.insert(glm.end(), {"--contrast", c});
+  // Analysis mask: the template brain (default), none (every voxel valid in all maps), or an image.
+  const std::string mask_choice = g["mask"].get<std::string>();
+  if (mask_choice == "brain") {
+    const fs::path brain = res.dir / "brain_mask.nii.gz";
+    write_mask(brain, template_brain_mask(cfg["roi"]["atlas"].get<std::string>(), map_paths.front()));
+    glm.insert(glm.end(), {"--mask", brain.string()});
+  } else if (mask_choice != "none") {
+    if (!fs::exists(mask_choice, ec))
+      throw make_error("group: mask image ", mask_choice, " not found (\"group\": {\"mask\": \"brain\" | \"none\" | FILE})");
+    glm.insert(glm.end(), {"--mask", mask_choice});
+  }
   if (g["permutations"].get<int>() > 0)
     glm.insert(glm.end(), {"--permutations", std::to_string(g["permutations"].get<int>()), "--seed",
                            std::to_string(g["seed"].get<int>())});
