@@ -703,6 +703,35 @@ def cmd_report(a):
     add("Sensitivity per planted region (fraction of its voxels detected, FDR / cluster FWE): " +
         "; ".join(f"{n} {100 * a_:.0f} % / {100 * b_:.0f} %" for n, (a_, b_) in per_region.items()) + ".")
     add("")
+    # What the design can show voxelwise: the expected t at the planted effect (cohort configuration)
+    # against what the voxelwise FDR step needs (this run's p map and mask).
+    sd = float(carf_cfg.get("between_subject_sd_percent", 0))
+    ins = [g for g in carf_cfg["groups"] if g.get("effects_percent")]
+    n1 = sum(g["size"] for g in carf_cfg["groups"] if not g.get("effects_percent"))
+    n2 = sum(g["size"] for g in ins)
+    pmap, _ = nii(contrast_file(vox_dir, "secure_gt_insecure", "stat-p_statmap.nii.gz"))
+    tmap, _ = nii(contrast_file(vox_dir, "secure_gt_insecure", "stat-t_statmap.nii.gz"))
+    inm = (mask_img > 0) & np.isfinite(pmap)
+    m_vox = int(inm.sum())
+    if sd > 0 and n1 and n2 and m_vox:
+        expect = {}
+        for n in planted_names:
+            eff = sum(g["size"] * -float(g["effects_percent"].get(n, 0)) for g in ins) / n2
+            expect[n] = eff / sd * np.sqrt(n1 * n2 / (n1 + n2))
+        q = float(pipe_cfg["group"]["fdr_q"])
+        pv = np.sort(pmap[inm])
+        tmax = float(np.nanmax(tmap[inm]))
+        add(f"What the design can show voxelwise: with a between-subject SD of {sd:g} % and {n1} secure against "
+            f"{n2} insecure subjects, the expected t at the planted effect (effect / SD x sqrt(n1 n2 / (n1 + n2)), "
+            "no covariates, no measurement noise) is " +
+            ", ".join(f"{n} {t_:.2f}" for n, t_ in expect.items()) +
+            f". FDR over the {m_vox} voxels of the group mask at q {q:g} first needs a voxel with p < q / m = "
+            f"{q / m_vox:.2g}; the smallest voxel p of this run is {pv[0]:.2g} (largest t {tmax:.2f}), and "
+            f"{int((pv < 0.001).sum())} voxels have p < 0.001. Effects of this size are found by the ROI tests "
+            "(one test per region) but sit at the edge of what voxelwise FDR over the whole brain can detect.")
+        add("")
+        summary["carfentanil_expected_t"] = expect
+        summary["carfentanil_min_voxel_p"] = float(pv[0])
     add("FWE-significant clusters (from `contrast-securexgtxinsecure_clusters.tsv`):")
     add("")
     add("| cluster | voxels | volume (cm³) | p FWE | p FDR | peak t | peak Z | peak MNI (mm) | peak label | in/near planted |")
