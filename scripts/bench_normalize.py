@@ -115,6 +115,8 @@ def field_at(data, aff, pts):
 
 
 def evaluate(d, tool):
+    if tool not in ("petpipe", "elastix"):
+        sys.exit(f"bench_normalize.py eval: unknown tool {tool!r} (petpipe or elastix)")
     t = json.load(open(f"{d}/truth.json"))
     bet = nib.load(f"{TEMPLATES}/ch2bet.nii.gz")
     aal = nib.load(f"{TEMPLATES}/aal.nii.gz")
