@@ -10,7 +10,8 @@
 #   from that pool and test them as the study would.
 # Each cohort: petpipe simulate -> petpipe run (realign, normalize, SRTM, MNI, 8 mm smoothing, ROIs) ->
 # petpipe group (voxelwise GLM, FDR, RFT clusters, ROI ANOVA) -> petpipe glm (three-class ROI ANOVA,
-# Tukey) -> scripts/validation_report.py (truth comparison, report).
+# Tukey; carfentanil: TFCE with 1000 permutations, 100 with --quick) -> scripts/validation_report.py
+# (truth comparison, report).
 #
 # Usage: scripts/validate.sh [--quick] [--out DIR] [--report FILE] [--null-cohorts K] [--null-seeds S]
 #   --quick        the reduced CI version: small cohorts at 6 mm, affine normalisation, 3 null replicates;
@@ -130,8 +131,23 @@ process() {  # process COHORT_DIR: every subject (resumable), then the group ana
     --design "class + age + sex" --contrast "class=class" --out "$d/roi_class3" --force -q
 }
 
+# TFCE with Freedman-Lane permutation FWE on the carfentanil contrast (resumable).
+tfce() {
+  local g=$OUT/carfentanil/derivatives/group dir=$OUT/carfentanil/tfce mask=()
+  if [ -f "$dir/.done" ] && [ "$(cat "$dir/.done")" = "$TFCE_PERMUTATIONS" ]; then return 0; fi
+  rm -rf "$dir"
+  [ -f "$g/brain_mask.nii.gz" ] && mask=(--mask "$g/brain_mask.nii.gz")
+  "$PETPIPE" glm --maps-list "$g/maps.tsv" --participants "$g/participants.tsv" --design "attachment + age + sex" \
+    --contrast "secure_gt_insecure=secure>insecure" "${mask[@]}" --fdr 0.025 --cluster-p 0.001 \
+    --tfce --permutations "$TFCE_PERMUTATIONS" --seed 1 --out "$dir" -q
+  echo "$TFCE_PERMUTATIONS" > "$dir/.done"
+}
+TFCE_PERMUTATIONS=1000
+[ "$QUICK" = 1 ] && TFCE_PERMUTATIONS=100
+
 timed "simulate carfentanil" simulate "$CONF/carfentanil.json" "$OUT/carfentanil/bids"
 timed "process carfentanil" process "$OUT/carfentanil"
+timed "TFCE carfentanil" tfce
 for k in $(seq 1 "$NULL_COHORTS"); do
   timed "simulate madam-$k" simulate "$CONF/madam.json" "$OUT/madam-$k/bids" --seed $((36 + k))
   timed "process madam-$k" process "$OUT/madam-$k"

@@ -698,6 +698,21 @@ def cmd_report(a):
         f"{s['fwe_cluster_voxels'] * s['voxel_mm3'] / 1000:.1f} cm³ | {100 * s['fwe_sensitivity']:.0f} % | "
         f"{s['fwe_outside_near_mm3'] / 1000:.2f} cm³ | {s['fwe_clusters']} significant: {s['fwe_true_clusters']} with "
         f"the peak in or near a planted region, {s['fwe_false_clusters']} elsewhere |")
+    tfce_dir = os.path.join(carf.dir, "tfce")
+    tfce_p = contrast_file(tfce_dir, "secure_gt_insecure", "stat-tfcepFWE_statmap.nii.gz")
+    if os.path.exists(tfce_p):
+        tp, _ = nii(tfce_p)
+        perms = open(os.path.join(tfce_dir, ".done")).read().strip()
+        tin = (mask_img > 0) & np.isfinite(tp)
+        tsig = tin & (tp < 0.05)
+        pl = planted & (mask_img > 0)
+        s["tfce_permutations"] = int(perms)
+        s["tfce_min_p"] = float(np.min(tp[tin]))
+        s["tfce_voxels"] = int(tsig.sum())
+        s["tfce_sensitivity"] = float((tsig & pl).sum() / max(pl.sum(), 1))
+        add(f"| TFCE, permutation FWE p < 0.05 ({perms} Freedman-Lane permutations) | "
+            f"{tsig.sum() * s['voxel_mm3'] / 1000:.1f} cm³ ({int(tsig.sum())} voxels; smallest p {s['tfce_min_p']:.3f}) | "
+            f"{100 * s['tfce_sensitivity']:.0f} % | {(tsig & ~near).sum() * s['voxel_mm3'] / 1000:.2f} cm³ | |")
     add(f"| reverse contrast insecure > secure, FDR | {rev['fdr_voxels']} voxels | | | {rev['fwe_clusters']} FWE-significant clusters |")
     add("")
     add("Sensitivity per planted region (fraction of its voxels detected, FDR / cluster FWE): " +
@@ -908,7 +923,9 @@ def cmd_report(a):
         f"({', '.join(found) if found else 'none'}) at p < 0.05 without covariates; hippocampus with age and sex "
         f"p {fp(hip.get('p_models', {}).get(models[-1], float('nan')))}. Voxelwise FDR detects "
         f"{100 * s['fdr_sensitivity']:.0f} % of the planted voxels with {s['fdr_outside_near_mm3'] / 1000:.2f} cm³ detected "
-        "farther than 8 mm from them.")
+        "farther than 8 mm from them" +
+        (f"; TFCE ({s['tfce_permutations']} permutations) {100 * s['tfce_sensitivity']:.0f} %, smallest FWE p "
+         f"{s['tfce_min_p']:.3f}" if "tfce_min_p" in s else "") + ".")
     add(f"- MADAM (no effect): {ms[0]['fdr_voxels'] + ms[1]['fdr_voxels']} FDR-significant voxels in the study "
         f"cohort; over {ns} null replicates, any-voxel FDR findings in {fdr_any[0] + fdr_any[1]} of {2 * ns} one-sided "
         f"analyses, cluster FWE findings in {fwe_any[0] + fwe_any[1]} of {2 * ns}, ROI p < 0.05 in "
