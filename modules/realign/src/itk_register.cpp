@@ -206,11 +206,13 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
   reg->SetShrinkFactorsPerLevel(shrink);
   reg->SetSmoothingSigmasPerLevel(sigmas);
   reg->SetSmoothingSigmasAreSpecifiedInPhysicalUnits(true);
-  reg->SetMetricSamplingStrategy(s.fixed_mask != nullptr ? Registration::MetricSamplingStrategyEnum::NONE
-                                                         : Registration::MetricSamplingStrategyEnum::RANDOM);
-  // Optional sampling mask: the points are drawn here, without replacement, from the voxel centres
-  // inside the mask (a mask on the metric itself would be tested at every point and iteration).
+  // Optional sampling mask: the points are drawn here, without replacement, from the voxels inside
+  // the mask, each jittered uniformly within its voxel (points on the voxel centres would see the fixed
+  // image without interpolation and the moving one with it, which biases the optimum). A mask on the
+  // metric itself would be tested at every point and iteration. ITK's own sampling is then off.
   const bool own_points = s.fixed_mask != nullptr;
+  reg->SetMetricSamplingStrategy(own_points ? Registration::MetricSamplingStrategyEnum::NONE
+                                            : Registration::MetricSamplingStrategyEnum::RANDOM);
   if (own_points) {
     if (s.fixed_mask->size() != fixed.geom.voxel_count()) throw make_error("realign: sampling mask size mismatch");
     std::vector<std::size_t> inside;
@@ -231,12 +233,10 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
     auto points = PointSet::New();
     points->Initialize();
     const auto& g = fixed.geom;
+    std::uniform_real_distribution<double> jitter(-0.5, 0.5);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t v = inside[i];
       const std::size_t x = v % g.size[0], y = (v / g.size[0]) % g.size[1], z = v / (g.size[0] * g.size[1]);
-      // Jittered within the voxel: points on the voxel centres would see the fixed image without
-      // interpolation and the moving one with, which biases the optimum.
-      std::uniform_real_distribution<double> jitter(-0.5, 0.5);
       const double jx = jitter(rng), jy = jitter(rng), jz = jitter(rng);
       const Vec3 q = g.index_to_point({static_cast<double>(x) + jx, static_cast<double>(y) + jy, static_cast<double>(z) + jz});
       typename PointSet::PointType point;
@@ -246,7 +246,8 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
     metric->SetFixedSampledPointSet(points);
     metric->SetUseSampledPointSet(true);
   }
-  // Per level: the given fraction of the level's voxels (inside the mask), at most max_samples points.
+  // ITK's random sampling (no mask): per level the given fraction of the level's voxels, at most
+  // max_samples points.
   Registration::MetricSamplingPercentageArrayType percentages(levels);
   for (unsigned l = 0; l < levels; ++l) {
     const double f = static_cast<double>(shrink[l]);
