@@ -4,8 +4,8 @@
   bench_normalize.py make DIR        synthetic subject: Colin27 (ch2, 1 mm) warped by a known affine and
                                      smooth displacement (the T1), and a PET-like image of the same brain
                                      moved by a known rigid transform (2 mm, 6 mm FWHM); truth in DIR/truth.json
-  bench_normalize.py eval DIR TOOL   accuracy of TOOL's transforms ("petpipe": DIR/petpipe/transforms,
-                                     "elastix": transformix deformation fields in DIR/elastix) as JSON
+  bench_normalize.py eval DIR TOOL [SUBDIR]   accuracy of TOOL's transforms in DIR/SUBDIR (default DIR/TOOL; "petpipe": SUBDIR/transforms,
+                                     "elastix": SUBDIR/t1 and SUBDIR/pet deformation fields) as JSON
 
 All geometry is in ITK's LPS convention (mm); NIfTI affines (RAS) are converted on the way in.
 """
@@ -114,9 +114,11 @@ def field_at(data, aff, pts):
     return np.stack([sample(data[..., a], aff, pts, order=1, cval=np.nan) for a in range(3)], axis=1)
 
 
-def evaluate(d, tool):
+def evaluate(d, tool, subdir=None):
+    """Accuracy of a run in d/<subdir> (default d/<tool>): petpipe's transforms/ or elastix's fields."""
     if tool not in ("petpipe", "elastix"):
         sys.exit(f"bench_normalize.py eval: unknown tool {tool!r} (petpipe or elastix)")
+    run = f"{d}/{subdir or tool}"
     t = json.load(open(f"{d}/truth.json"))
     bet = nib.load(f"{TEMPLATES}/ch2bet.nii.gz")
     aal = nib.load(f"{TEMPLATES}/aal.nii.gz")
@@ -125,8 +127,8 @@ def evaluate(d, tool):
     brain = bet.get_fdata(dtype=np.float32).reshape(-1) > 0
     # psi: template point -> subject T1 point (estimated)
     if tool == "petpipe":
-        M, off = read_itk_affine(f"{d}/petpipe/transforms/t1_to_mni_affine.txt")
-        u, uaff = read_vector_field(f"{d}/petpipe/transforms/t1_to_mni_warp.nii.gz")
+        M, off = read_itk_affine(f"{run}/transforms/t1_to_mni_affine.txt")
+        u, uaff = read_vector_field(f"{run}/transforms/t1_to_mni_warp.nii.gz")
         # the field is clamped at its border (petpipe's convention): clip the sample indices
         inv = np.linalg.inv(uaff)
         ijk = pts @ inv[:3, :3].T + inv[:3, 3]
@@ -134,7 +136,7 @@ def evaluate(d, tool):
         disp = np.stack([ndi.map_coordinates(u[..., a], ijk.T, order=1) for a in range(3)], 1)
         psi = (pts + disp) @ M.T + off
     else:
-        dfield, daff = read_vector_field(f"{d}/elastix/t1/deformationField.nii.gz")
+        dfield, daff = read_vector_field(f"{run}/t1/deformationField.nii.gz")
         psi = pts + field_at(dfield, daff, pts)
     back = truth_phi(t, psi)
     err = np.linalg.norm(back - pts, axis=1)
@@ -157,10 +159,10 @@ def evaluate(d, tool):
     R = np.array(t["R"]); r = np.array(t["r"])
     true_q = ypts @ R.T + r
     if tool == "petpipe":
-        M, off = read_itk_affine(f"{d}/petpipe/transforms/pet_to_t1_rigid.txt")
+        M, off = read_itk_affine(f"{run}/transforms/pet_to_t1_rigid.txt")
         est_q = ypts @ M.T + off
     else:
-        dfield, daff = read_vector_field(f"{d}/elastix/pet/deformationField.nii.gz")
+        dfield, daff = read_vector_field(f"{run}/pet/deformationField.nii.gz")
         est_q = ypts + field_at(dfield, daff, ypts)
     e = np.linalg.norm(est_q - true_q, axis=1)
     out["pet_to_t1_mean_error_mm"] = float(np.nanmean(e))
@@ -171,6 +173,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2])
     elif sys.argv[1] == "eval":
-        evaluate(sys.argv[2], sys.argv[3])
+        evaluate(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     else:
         sys.exit(__doc__)

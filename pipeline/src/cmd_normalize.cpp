@@ -28,6 +28,28 @@ namespace {
 
 namespace nz = petpipe::normalize;
 
+// "80,50,30": 1 to max_levels non-negative iteration counts, coarse to fine.
+std::vector<int> parse_counts(const std::string& spec, const std::string& option, std::size_t max_levels) {
+  std::vector<int> its;
+  std::stringstream ss(spec);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    std::size_t used = 0;
+    int value = -1;
+    try {
+      value = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size())
+      throw make_error(option, " ", spec, ": expected comma-separated counts, e.g. 80,50,30");
+    its.push_back(value);
+  }
+  if (its.empty() || its.size() > max_levels || std::any_of(its.begin(), its.end(), [](int i) { return i < 0; }))
+    throw make_error(option, " ", spec, ": 1 to ", max_levels, " non-negative counts, coarse to fine");
+  return its;
+}
+
 bool is_nifti(const fs::path& p) {
   const std::string s = p.filename().string();
   auto ends = [&](const std::string& e) { return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0; };
@@ -208,24 +230,40 @@ int run_normalize(const po::variables_map& vm) {
   if (!(to.working_spacing_mm >= 0.5 && to.working_spacing_mm <= 8))
     throw make_error("--working-spacing ", to.working_spacing_mm, ": expected 0.5 to 8 mm");
   if (vm.count("demons-iterations")) {
-    const std::string spec = vm["demons-iterations"].as<std::string>();
-    std::vector<int> its;
-    std::stringstream ss(spec);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      try {
-        its.push_back(std::stoi(item));
-      } catch (const std::exception&) {
-        throw make_error("--demons-iterations ", spec, ": expected comma-separated counts, e.g. 80,50,30");
-      }
-    }
-    if (its.empty() || its.size() > 4 || std::any_of(its.begin(), its.end(), [](int i) { return i < 0; }))
-      throw make_error("--demons-iterations ", spec, ": 1 to 4 non-negative counts, coarse to fine");
+    const std::vector<int> its = parse_counts(vm["demons-iterations"].as<std::string>(), "--demons-iterations", 4);
     to.demons.iterations = its;
     to.demons.shrink.clear();
     for (std::size_t l = 0; l < its.size(); ++l) to.demons.shrink.push_back(1 << (its.size() - 1 - l));
   }
   to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
+  const std::string method = vm["deformable"].as<std::string>();
+  if (method == "bspline")
+    to.method = nz::TemplateOptions::Deformable::bspline;
+  else if (method == "demons")
+    to.method = nz::TemplateOptions::Deformable::demons;
+  else
+    throw make_error("--deformable ", method, ": expected bspline or demons");
+  const double grid = vm["bspline-grid"].as<double>();
+  if (!(grid >= 2 * to.working_spacing_mm && grid <= 100))
+    throw make_error("--bspline-grid ", grid, ": expected 2 x --working-spacing (", 2 * to.working_spacing_mm,
+                     " mm) to 100 mm");
+  to.bspline.grid_mm = {4 * grid, 2 * grid, grid};
+  to.bspline_image_spacing_mm = vm["bspline-image-spacing"].as<double>();
+  to.bspline.smoothness_weight = vm["bspline-smoothness"].as<double>();
+  if (!(to.bspline.smoothness_weight >= 0)) throw make_error("--bspline-smoothness: expected a weight >= 0");
+  if (!(to.bspline_image_spacing_mm >= 0.5 && to.bspline_image_spacing_mm <= 8))
+    throw make_error("--bspline-image-spacing ", to.bspline_image_spacing_mm, ": expected 0.5 to 8 mm");
+  if (vm.count("bspline-iterations")) {
+    const std::vector<int> its = parse_counts(vm["bspline-iterations"].as<std::string>(), "--bspline-iterations", 3);
+    to.bspline.iterations = its;
+    to.bspline.shrink.clear();
+    to.bspline.grid_mm.clear();
+    for (std::size_t l = 0; l < its.size(); ++l) {
+      const int f = 1 << (its.size() - 1 - l);
+      to.bspline.shrink.push_back(f);
+      to.bspline.grid_mm.push_back(grid * f);
+    }
+  }
   to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
   to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
   using clock = std::chrono::steady_clock;
@@ -343,6 +381,7 @@ int run_normalize(const po::variables_map& vm) {
                               {"affine_scale", std::cbrt(st.normalization.mni_to_t1.determinant())},
                               {"affine_mattes_mi", st.normalization.affine_metric},
                               {"deformable", to.deformable},
+                              {"deformable_method", to.method == nz::TemplateOptions::Deformable::bspline ? "bspline" : "demons"},
                               {"working_spacing_mm", to.working_spacing_mm},
                               {"demons_rms", {st.normalization.demons_initial_rms, st.normalization.demons_final_rms}}};
   Provenance prov;
@@ -412,8 +451,20 @@ Command normalize_command() {
         ("atlas", po::value<std::string>()->default_value("aal"), "atlas definition (name or JSON file)")
         ("template", po::value<std::string>()->default_value("auto"),
          "auto | head | brain: Colin27 with skull (ch2) or skull-stripped (ch2bet)")
-        ("working-spacing", po::value<double>()->default_value(2.0), "grid of the deformable step, mm")
+        ("working-spacing", po::value<double>()->default_value(2.0),
+         "grid of the displacement field (and of the demons images), mm")
         ("affine-only", "T1 -> MNI by the affine alone")
+        ("deformable", po::value<std::string>()->default_value("bspline"),
+         "bspline (cubic B-spline free-form deformation, L-BFGS) | demons (symmetric-force demons)")
+        ("bspline-grid", po::value<double>()->default_value(10.0),
+         "final control-point spacing of the B-spline lattices, mm (levels at 4x, 2x, 1x)")
+        ("bspline-image-spacing", po::value<double>()->default_value(1.0),
+         "grid of the images matched at the finest B-spline level, mm (at most --working-spacing)")
+        ("bspline-smoothness", po::value<double>()->default_value(1.0),
+         "weight of the B-spline membrane energy (mean squared displacement gradient) against the "
+         "mean squared difference of the contrast-normalised images; 0: none")
+        ("bspline-iterations", po::value<std::string>(),
+         "L-BFGS iterations per level, coarse to fine, e.g. 60,60,60 (levels at 4x, 2x, 1x --working-spacing)")
         ("gm-mask", "reference region restricted to PET voxels at least half grey matter, from a 3-class "
                     "k-means of the T1 inside the template brain (writes <T1>_desc-kmeans_dseg.nii.gz)")
         ("no-trim", "reference region untrimmed: the atlas region mapped into PET space by fractional "

@@ -26,6 +26,7 @@ json default_config() {
     "normalize": {
       "template": "auto",
       "deformable": true,
+      "deformable_method": "bspline",
       "working_spacing_mm": 2.0
     },
     "reference": {

@@ -452,7 +452,7 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     s.args = {"normalize", "--pet-mean", p.mean.string(), "--t1", p.t1.string(), "--out", p.norm_dir.string(),
               "--tracer", p.tracer, "--reference", p.reference, "--atlas", atlas_name,
               "--template", nc["template"].get<std::string>(), "--working-spacing", num(nc["working_spacing_mm"]),
-              "--force"};
+              "--deformable", nc["deformable_method"].get<std::string>(), "--force"};
     if (!nc["deformable"].get<bool>()) s.args.push_back("--affine-only");
     if (!cfg["reference"]["trim"].get<bool>()) s.args.push_back("--no-trim");
     if (cfg["reference"]["gm_mask"].get<bool>()) s.args.push_back("--gm-mask");

@@ -14,9 +14,8 @@
 
 namespace petpipe::normalize {
 
-namespace {
+namespace detail {
 
-// Gradient (LPS, per mm) of `img` by central differences (one-sided at the borders).
 std::vector<float> gradient(const std::vector<float>& img, const Geometry& g) {
   std::vector<float> out(3 * g.voxel_count());
   const std::size_t st[3] = {1, g.size[0], g.size[0] * g.size[1]};
@@ -46,6 +45,12 @@ std::vector<float> gradient(const std::vector<float>& img, const Geometry& g) {
   });
   return out;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::gradient;
 
 // Moving image sampled at x + u(x) on the common grid.
 std::vector<float> warp(const std::vector<float>& moving, const DisplacementField& u) {

@@ -87,6 +87,10 @@ void gaussian_smooth(std::vector<float>& data, const Geometry& g, int ncomp, dou
 // Smooth (anti-alias, sigma_mm) and resample `image` onto `target` (same physical space, identity map).
 Image3D smooth_and_resample(const Image3D& image, const Geometry& target, double sigma_mm);
 
+// Gradient (LPS, per mm, 3 interleaved components) of an image on `g` by central differences
+// (one-sided at the borders) (demons.cpp).
+std::vector<float> gradient(const std::vector<float>& img, const Geometry& g);
+
 // Robust maximum: the q-quantile of the image values (q in 0..1).
 double quantile(std::vector<float> values, double q);
 

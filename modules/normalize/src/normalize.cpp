@@ -179,28 +179,56 @@ TemplateResult to_template(const Image3D& t1, const Image3D& tpl, const Template
   log::info("normalize: ", t1_name, " -> template: affine, scale ", std::cbrt(det), ", rotation ", rot, " deg");
   if (!o.deformable) return r;
 
-  const Geometry wg = regrid(tpl.geom, o.working_spacing_mm);
-  const double aa = 0.4 * o.working_spacing_mm;  // anti-alias sigma
+  const bool bspline = o.method == TemplateOptions::Deformable::bspline;
+  const Geometry field_grid = regrid(tpl.geom, o.working_spacing_mm);
+  // B-spline: images on the (finer) image grid, the field on the working grid; demons: both on the
+  // working grid.
+  const double image_spacing = bspline ? std::min(o.bspline_image_spacing_mm, o.working_spacing_mm) : o.working_spacing_mm;
+  const Geometry wg = regrid(tpl.geom, image_spacing);
+  const double aa = 0.4 * image_spacing;  // anti-alias sigma
   const Image3D f = detail::smooth_and_resample(tpl, wg, aa);
   Image3D t1s = t1;
   detail::gaussian_smooth(t1s.data, t1s.geom, 1, aa);
-  Image3D m = resample_linear(t1s, wg, Transform({r.mni_to_t1}), 0.0f);
   Mask brain;
   const bool masked = template_brain && o.brain_margin_mm >= 0;
   if (masked) brain = brain_mask_on(*template_brain, wg, o.brain_margin_mm);
-  Image3D fd = f;
-  if (masked && o.local_contrast_sigma_mm > 0) {
-    fd = local_normalize(f, o.local_contrast_sigma_mm);
-    m = local_normalize(m, o.local_contrast_sigma_mm);
+  const bool contrast = masked && o.local_contrast_sigma_mm > 0;
+  const char* method = "demons";
+  if (bspline && contrast) {
+    // The T1 stays on its own grid, locally normalised there, and is sampled through the affine
+    // inside the cost (one interpolation instead of two).
+    method = "B-spline";
+    const Image3D fd = local_normalize(f, o.local_contrast_sigma_mm);
+    const Image3D md = local_normalize(t1s, o.local_contrast_sigma_mm);
+    BSplineResult br = register_bspline(fd, md, o.bspline, &brain, &field_grid, &r.mni_to_t1);
+    r.field = std::move(br.field);
+    r.demons_initial_rms = br.initial_rms;
+    r.demons_final_rms = br.final_rms;
   } else {
-    m = match_histogram(m, f, 0.05, masked ? &brain : nullptr);
+    Image3D m = resample_linear(t1s, wg, Transform({r.mni_to_t1}), 0.0f);
+    Image3D fd = f;
+    if (contrast) {
+      fd = local_normalize(f, o.local_contrast_sigma_mm);
+      m = local_normalize(m, o.local_contrast_sigma_mm);
+    } else {
+      m = match_histogram(m, f, 0.05, masked ? &brain : nullptr);
+    }
+    if (bspline) {
+      method = "B-spline";
+      BSplineResult br = register_bspline(fd, m, o.bspline, masked ? &brain : nullptr, &field_grid);
+      r.field = std::move(br.field);
+      r.demons_initial_rms = br.initial_rms;
+      r.demons_final_rms = br.final_rms;
+    } else {
+      DemonsResult dr = register_demons(fd, m, o.demons, masked ? &brain : nullptr);
+      r.field = std::move(dr.field);
+      r.demons_initial_rms = dr.initial_rms;
+      r.demons_final_rms = dr.final_rms;
+    }
   }
-  const DemonsResult dr = register_demons(fd, m, o.demons, masked ? &brain : nullptr);
-  r.field = dr.field;
-  r.inverse_field = invert_field(dr.field);
-  r.demons_initial_rms = dr.initial_rms;
-  r.demons_final_rms = dr.final_rms;
-  log::info("normalize: ", t1_name, " -> template: demons, RMS difference ", dr.initial_rms, " -> ", dr.final_rms);
+  r.inverse_field = invert_field(r.field);
+  log::info("normalize: ", t1_name, " -> template: ", method, ", RMS difference ", r.demons_initial_rms, " -> ",
+            r.demons_final_rms);
   return r;
 }
 

@@ -34,8 +34,14 @@ CoregisterResult coregister(const Image3D& pet_mean, const Image3D& t1, const Co
 // ---------------------------------------------------------------- T1 -> MNI
 struct TemplateOptions {
   LinearOptions affine{LinearKind::affine, {8.0, 4.0, 3.0}, {4.0, 2.0, 1.0}, {200, 150, 80}};
+  // Deformable step: cubic B-spline free-form deformation (bspline) or symmetric demons (demons).
+  enum class Deformable { bspline, demons };
+  Deformable method = Deformable::bspline;
+  BSplineOptions bspline{};
   DemonsOptions demons{};
-  double working_spacing_mm = 2.0;  // grid of the deformable step (template box at this spacing)
+  double working_spacing_mm = 2.0;  // grid of the displacement field, and of demons (template box at this spacing)
+  // B-spline: grid of the images matched at the finest level (coarser levels at 2x, 4x, ...).
+  double bspline_image_spacing_mm = 1.0;
   bool deformable = true;           // false: affine only
   // With a template brain image: demons forces (and the histogram matching) only inside the
   // template brain dilated by this margin (mm), so that scalp, skull and background, which differ
@@ -53,6 +59,7 @@ struct TemplateResult {
   DisplacementField field;          // on the working template grid; empty when affine only
   DisplacementField inverse_field;  // inverse of `field` on the same grid
   double affine_metric = 0.0;
+  // RMS intensity difference of the deformable step's images before and after it
   double demons_initial_rms = 0.0, demons_final_rms = 0.0;
   OrientationCheck orientation;
 

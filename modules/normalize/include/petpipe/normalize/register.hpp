@@ -16,7 +16,7 @@ struct LinearOptions {
   LinearKind kind = LinearKind::rigid;
   // Pyramid: one entry per level, coarse to fine. Images are smoothed with a Gaussian of
   // `smoothing_mm` (sigma, mm) and resampled to `spacing_mm` (isotropic) at each level.
-  std::vector<double> spacing_mm{8.0, 4.0, 3.0};
+  std::vector<double> spacing_mm{8.0, 4.0, 2.0};
   std::vector<double> smoothing_mm{4.0, 2.0, 1.0};
   std::vector<int> iterations{200, 100, 50};
   int histogram_bins = 32;         // Mattes MI bins
@@ -66,6 +66,41 @@ struct DemonsResult {
 // from the regularisation.
 DemonsResult register_demons(const Image3D& fixed, const Image3D& moving, const DemonsOptions& options,
                              const Mask* mask = nullptr);
+
+struct BSplineOptions {
+  // Pyramid levels as multiples of the working grid spacing, coarse to fine, with the control-point
+  // spacing (mm) of the lattice each level adds and its L-BFGS iteration limit.
+  std::vector<int> shrink{4, 2, 1};
+  std::vector<double> grid_mm{40.0, 20.0, 10.0};
+  std::vector<int> iterations{60, 60, 20};
+  // Membrane energy of each lattice (mean squared displacement gradient) against the mean squared
+  // difference of the images: 1 suits contrast-normalised images (local_normalize).
+  double smoothness_weight = 1.0;
+  double max_step_voxels = 1.0;    // largest control-point move of the first step, in level voxels
+  double tolerance = 1e-5;         // stop after 3 iterations each gaining less than this fraction
+  double foreground_fraction = 0.05;  // as DemonsOptions (used when no mask is given)
+  // Cost points per level: one per cost voxel, jittered inside it; levels with more voxels use this
+  // many, drawn at random (fixed seed). 0: all.
+  std::size_t max_points = 600000;
+};
+
+struct BSplineResult {
+  DisplacementField field;  // on fixed.geom: fixed point x corresponds to moving point x + u(x)
+  double initial_rms = 0.0;  // RMS intensity difference over the cost voxels before and after
+  double final_rms = 0.0;
+  int iterations = 0;        // L-BFGS iterations over all levels
+};
+
+// Free-form (cubic B-spline) deformable registration minimising the mean squared intensity difference,
+// with the contract of register_demons: `moving` on the grid of `fixed` with comparable
+// intensities; `mask` (optional, on the fixed grid) selects the voxels of the cost (else the
+// foreground of the fixed image). The field is returned on `field_geom` (default: the fixed grid; it
+// must share the fixed image's direction; outside the fixed grid the B-spline is extrapolated).
+// `moving_affine` (optional): `moving` stays on its own grid and is sampled at moving_affine(x + u(x)),
+// which spares the cost one interpolation of the moving image.
+BSplineResult register_bspline(const Image3D& fixed, const Image3D& moving, const BSplineOptions& options,
+                               const Mask* mask = nullptr, const Geometry* field_geom = nullptr,
+                               const AffineMap* moving_affine = nullptr);
 
 // Piecewise-linear quantile mapping of `image` intensities onto `reference` intensities, using the
 // voxels above `threshold_fraction` of each image's 99th percentile (others are mapped linearly).
