@@ -173,6 +173,48 @@ int run_normalize(const po::variables_map& vm) {
   if (!vm.count("pet") && !vm.count("pet-mean")) throw Error("no --pet FILE or --pet-mean FILE given");
   if (vm.count("pet") && vm.count("pet-mean")) throw Error("give either --pet or --pet-mean, not both");
   if (!vm.count("out")) throw Error("no --out DIR given");
+  // Registration options (checked before any input is read).
+  nz::CoregisterOptions co;
+  nz::TemplateOptions to;
+  to.working_spacing_mm = vm["working-spacing"].as<double>();
+  to.deformable = vm.count("affine-only") == 0;
+  if (!(to.working_spacing_mm >= 0.5 && to.working_spacing_mm <= 8))
+    throw make_error("--working-spacing ", to.working_spacing_mm, ": expected 0.5 to 8 mm");
+  if (vm.count("demons-iterations")) {
+    const std::vector<int> its = parse_counts(vm["demons-iterations"].as<std::string>(), "--demons-iterations", 4);
+    to.demons.iterations = its;
+    to.demons.shrink.clear();
+    for (std::size_t l = 0; l < its.size(); ++l) to.demons.shrink.push_back(1 << (its.size() - 1 - l));
+  }
+  to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
+  const std::string method = vm["deformable"].as<std::string>();
+  if (method == "bspline")
+    to.method = nz::TemplateOptions::Deformable::bspline;
+  else if (method == "demons")
+    to.method = nz::TemplateOptions::Deformable::demons;
+  else
+    throw make_error("--deformable ", method, ": expected bspline or demons");
+  const double grid = vm["bspline-grid"].as<double>();
+  if (!(grid >= 4 && grid <= 100)) throw make_error("--bspline-grid ", grid, ": expected 4 to 100 mm");
+  to.bspline.grid_mm = {4 * grid, 2 * grid, grid};
+  to.bspline_image_spacing_mm = vm["bspline-image-spacing"].as<double>();
+  to.bspline.smoothness_weight = vm["bspline-smoothness"].as<double>();
+  if (!(to.bspline.smoothness_weight >= 0)) throw make_error("--bspline-smoothness: expected a weight >= 0");
+  if (!(to.bspline_image_spacing_mm >= 0.5 && to.bspline_image_spacing_mm <= 8))
+    throw make_error("--bspline-image-spacing ", to.bspline_image_spacing_mm, ": expected 0.5 to 8 mm");
+  if (vm.count("bspline-iterations")) {
+    const std::vector<int> its = parse_counts(vm["bspline-iterations"].as<std::string>(), "--bspline-iterations", 3);
+    to.bspline.iterations = its;
+    to.bspline.shrink.clear();
+    to.bspline.grid_mm.clear();
+    for (std::size_t l = 0; l < its.size(); ++l) {
+      const int f = 1 << (its.size() - 1 - l);
+      to.bspline.shrink.push_back(f);
+      to.bspline.grid_mm.push_back(grid * f);
+    }
+  }
+  to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
+  to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
   const fs::path t1_path = vm["t1"].as<std::string>();
   const bool dynamic = vm.count("pet") > 0;
   const fs::path pet_path = dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
@@ -222,50 +264,6 @@ int run_normalize(const po::variables_map& vm) {
   }
   const roi::ReferenceRegion* ref = ref_name.empty() ? nullptr : &atlas.reference(ref_name);
 
-  // Registration.
-  nz::CoregisterOptions co;
-  nz::TemplateOptions to;
-  to.working_spacing_mm = vm["working-spacing"].as<double>();
-  to.deformable = vm.count("affine-only") == 0;
-  if (!(to.working_spacing_mm >= 0.5 && to.working_spacing_mm <= 8))
-    throw make_error("--working-spacing ", to.working_spacing_mm, ": expected 0.5 to 8 mm");
-  if (vm.count("demons-iterations")) {
-    const std::vector<int> its = parse_counts(vm["demons-iterations"].as<std::string>(), "--demons-iterations", 4);
-    to.demons.iterations = its;
-    to.demons.shrink.clear();
-    for (std::size_t l = 0; l < its.size(); ++l) to.demons.shrink.push_back(1 << (its.size() - 1 - l));
-  }
-  to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
-  const std::string method = vm["deformable"].as<std::string>();
-  if (method == "bspline")
-    to.method = nz::TemplateOptions::Deformable::bspline;
-  else if (method == "demons")
-    to.method = nz::TemplateOptions::Deformable::demons;
-  else
-    throw make_error("--deformable ", method, ": expected bspline or demons");
-  const double grid = vm["bspline-grid"].as<double>();
-  if (!(grid >= 2 * to.working_spacing_mm && grid <= 100))
-    throw make_error("--bspline-grid ", grid, ": expected 2 x --working-spacing (", 2 * to.working_spacing_mm,
-                     " mm) to 100 mm");
-  to.bspline.grid_mm = {4 * grid, 2 * grid, grid};
-  to.bspline_image_spacing_mm = vm["bspline-image-spacing"].as<double>();
-  to.bspline.smoothness_weight = vm["bspline-smoothness"].as<double>();
-  if (!(to.bspline.smoothness_weight >= 0)) throw make_error("--bspline-smoothness: expected a weight >= 0");
-  if (!(to.bspline_image_spacing_mm >= 0.5 && to.bspline_image_spacing_mm <= 8))
-    throw make_error("--bspline-image-spacing ", to.bspline_image_spacing_mm, ": expected 0.5 to 8 mm");
-  if (vm.count("bspline-iterations")) {
-    const std::vector<int> its = parse_counts(vm["bspline-iterations"].as<std::string>(), "--bspline-iterations", 3);
-    to.bspline.iterations = its;
-    to.bspline.shrink.clear();
-    to.bspline.grid_mm.clear();
-    for (std::size_t l = 0; l < its.size(); ++l) {
-      const int f = 1 << (its.size() - 1 - l);
-      to.bspline.shrink.push_back(f);
-      to.bspline.grid_mm.push_back(grid * f);
-    }
-  }
-  to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
-  to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
   using clock = std::chrono::steady_clock;
   auto seconds = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
   auto cpu_seconds = [](std::clock_t a) { return double(std::clock() - a) / CLOCKS_PER_SEC; };  // all threads
@@ -402,10 +400,16 @@ Command normalize_command() {
       "Registers the mean PET (--pet-mean, or the duration-weighted mean of the frames of --pet) rigidly to "
       "the subject's T1 (Mattes mutual information, 8/4/3 mm pyramid), and the T1 to the Colin27 MNI "
       "template of Debian's mricron-data (ch2 with skull, or ch2bet for a skull-stripped T1; chosen "
-      "automatically) by an affine (Mattes MI) and then a symmetric-force demons displacement field on a "
-      "--working-spacing grid, driven only inside the template brain (ch2bet) dilated by --brain-margin and "
-      "computed on locally contrast-normalised images (--contrast-sigma), so that scalp, skull, intensity "
-      "non-uniformity and contrast differences do not drive the field. Before registering, the images are checked for overlap and for a "
+      "automatically) by an affine (Mattes MI) and then a deformable step on locally contrast-normalised "
+      "images (--contrast-sigma), with its cost taken only inside the template brain (ch2bet) dilated by "
+      "--brain-margin, so that scalp, skull, intensity non-uniformity and contrast differences do not drive "
+      "the field. The default deformable step (--deformable bspline) is a cubic B-spline free-form "
+      "deformation: lattices of 40, 20 and 10 mm (--bspline-grid) fitted by L-BFGS at 4, 2 and 1 mm "
+      "(--bspline-image-spacing, never finer than the T1) to the mean squared difference at up to 600000 "
+      "points jittered inside their voxels, with the T1 sampled through the affine inside the cost (one "
+      "interpolation) and a membrane-energy penalty (--bspline-smoothness). --deformable demons runs "
+      "symmetric-force demons on the --working-spacing grid instead. The field is stored on the "
+      "--working-spacing grid. Before registering, the images are checked for overlap and for a "
       "different orientation convention (a far better match after a 90/180 degree axis rotation).\n\n"
       "Writes into --out: transforms/ (pet_to_t1_rigid.txt and t1_to_mni_affine.txt as ITK transform files, "
       "t1_to_mni_warp.nii.gz and its inverse as ITK/ANTs displacement fields, transforms.json), the T1 in "
@@ -433,6 +437,8 @@ Command normalize_command() {
   c.references = {
       "Mattes D et al. PET-CT image registration in the chest using free-form deformations. IEEE Trans Med "
       "Imaging 2003;22:120-128.",
+      "Rueckert D et al. Nonrigid registration using free-form deformations: application to breast MR images. "
+      "IEEE Trans Med Imaging 1999;18:712-721.",
       "Thirion JP. Image matching as a diffusion process: an analogy with Maxwell's demons. Med Image Anal "
       "1998;2:243-260.",
       "Vercauteren T et al. Diffeomorphic demons: efficient non-parametric image registration. NeuroImage "
@@ -470,10 +476,10 @@ Command normalize_command() {
         ("no-trim", "reference region untrimmed: the atlas region mapped into PET space by fractional "
                     "occupancy only (no top/bottom sixths, vermis margin, erosion or mode trimming)")
         ("brain-margin", po::value<double>()->default_value(6.0),
-         "demons forces only inside the template brain (ch2bet) dilated by this margin, mm")
-        ("no-brain-mask", "demons forces over the whole head (scalp and skull included)")
+         "deformable cost only inside the template brain (ch2bet) dilated by this margin, mm")
+        ("no-brain-mask", "deformable cost over the whole head (scalp and skull included)")
         ("contrast-sigma", po::value<double>()->default_value(5.0),
-         "demons on locally contrast-normalised images, Gaussian sigma in mm (0: histogram matching)")
+         "deformable step on locally contrast-normalised images, Gaussian sigma in mm (0: histogram matching)")
         ("demons-iterations", po::value<std::string>(),
          "demons iterations per level, coarse to fine, e.g. 80,50,30 (levels at 4x, 2x, 1x --working-spacing)")
         ("field-sigma", po::value<double>()->default_value(0.0),

@@ -183,7 +183,10 @@ TemplateResult to_template(const Image3D& t1, const Image3D& tpl, const Template
   const Geometry field_grid = regrid(tpl.geom, o.working_spacing_mm);
   // B-spline: images on the (finer) image grid, the field on the working grid; demons: both on the
   // working grid.
-  const double image_spacing = bspline ? std::min(o.bspline_image_spacing_mm, o.working_spacing_mm) : o.working_spacing_mm;
+  // (no finer than the T1's own voxels: a finer template grid adds no detail the T1 could match)
+  const double t1_voxel = *std::min_element(t1.geom.spacing.begin(), t1.geom.spacing.end());
+  const double image_spacing =
+      bspline ? std::min(std::max(o.bspline_image_spacing_mm, t1_voxel), o.working_spacing_mm) : o.working_spacing_mm;
   const Geometry wg = regrid(tpl.geom, image_spacing);
   const double aa = 0.4 * image_spacing;  // anti-alias sigma
   const Image3D f = detail::smooth_and_resample(tpl, wg, aa);

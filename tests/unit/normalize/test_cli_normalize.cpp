@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "helpers.hpp"
 #include "petpipe/core/nifti_io.hpp"
@@ -163,5 +165,19 @@ TEST(NormalizeCli, MissingOptionsAndFiles) {
   const CliRun c = run("normalize --apply --in /nonexistent/x.nii.gz --transforms /nonexistent --out /tmp/never.nii.gz");
   EXPECT_NE(c.code, 0);
   EXPECT_NE(c.output.find("not found"), std::string::npos) << c.output;
+  EXPECT_FALSE(fs::exists("/tmp/never"));
+  // registration options are checked before any input is read
+  for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+           {"--deformable syn", "--deformable syn: expected bspline or demons"},
+           {"--bspline-grid 2", "--bspline-grid 2: expected 4 to 100 mm"},
+           {"--bspline-iterations 60,x", "--bspline-iterations 60,x: expected comma-separated counts"},
+           {"--bspline-iterations 1,2,3,4", "1 to 3 non-negative counts"},
+           {"--bspline-smoothness -1", "--bspline-smoothness: expected a weight >= 0"},
+           {"--bspline-image-spacing 0.1", "--bspline-image-spacing 0.1: expected 0.5 to 8 mm"},
+           {"--demons-iterations 5,-1", "1 to 4 non-negative counts"}}) {
+    const CliRun r = run("normalize --pet-mean /nonexistent/pet.nii.gz --t1 /nonexistent/t1.nii.gz --out /tmp/never " + args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << args << ": " << r.output;
+  }
   EXPECT_FALSE(fs::exists("/tmp/never"));
 }

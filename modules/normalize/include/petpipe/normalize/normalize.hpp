@@ -40,7 +40,8 @@ struct TemplateOptions {
   BSplineOptions bspline{};
   DemonsOptions demons{};
   double working_spacing_mm = 2.0;  // grid of the displacement field, and of demons (template box at this spacing)
-  // B-spline: grid of the images matched at the finest level (coarser levels at 2x, 4x, ...).
+  // B-spline: grid of the images matched at the finest level (coarser levels at 2x, 4x, ...); never
+  // finer than the T1 voxels nor coarser than working_spacing_mm.
   double bspline_image_spacing_mm = 1.0;
   bool deformable = true;           // false: affine only
   // With a template brain image: demons forces (and the histogram matching) only inside the
