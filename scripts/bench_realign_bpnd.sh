@@ -8,6 +8,8 @@
 # Usage: scripts/bench_realign_bpnd.sh PETPIPE_EXE WORKDIR
 # Environment: SUBJECTS (3), VOXEL (3 mm), NOISE (0.3), SEED (5), CONFIG (examples/demo_pipeline.json),
 #   INTERP (realign interpolation for the run: linear or bspline; default: the configuration's),
+#   REF_FRAME (realign reference frame, 1-based, for both cohorts; default: the configuration's, i.e.
+#   the automatic high-count late frame, which is itself moved in the moved cohort),
 #   ASSERT (a % limit: exit 1 when a checked region differs by more), REGIONS (regions checked).
 set -euo pipefail
 EXE=$(readlink -f "$1")
@@ -21,11 +23,13 @@ CONFIG=${CONFIG:-$HERE/../examples/demo_pipeline.json}
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
-/usr/bin/python3 - "$CONFIG" "${INTERP:-}" > config.json <<'PY'
+/usr/bin/python3 - "$CONFIG" "${INTERP:-}" "${REF_FRAME:-}" > config.json <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 if sys.argv[2]:
     c.setdefault("realign", {})["interpolation"] = sys.argv[2]
+if sys.argv[3]:
+    c.setdefault("realign", {})["reference_frame"] = int(sys.argv[3])
 c.pop("group", None)
 print(json.dumps(c, indent=2))
 PY
