@@ -381,7 +381,7 @@ int run_normalize(const po::variables_map& vm) {
                               {"deformable", to.deformable},
                               {"deformable_method", to.method == nz::TemplateOptions::Deformable::bspline ? "bspline" : "demons"},
                               {"working_spacing_mm", to.working_spacing_mm},
-                              {"demons_rms", {st.normalization.demons_initial_rms, st.normalization.demons_final_rms}}};
+                              {"deformable_rms", {st.normalization.deformable_initial_rms, st.normalization.deformable_final_rms}}};
   Provenance prov;
   prov.inputs = {pet_path, t1_path, atlas.definition_file, atlas.templates.at(tkey), atlas.labels_image};
   prov.configuration = {{"normalize", summary}};

@@ -205,8 +205,8 @@ TemplateResult to_template(const Image3D& t1, const Image3D& tpl, const Template
     const Image3D md = local_normalize(t1s, o.local_contrast_sigma_mm);
     BSplineResult br = register_bspline(fd, md, o.bspline, &brain, &field_grid, &r.mni_to_t1);
     r.field = std::move(br.field);
-    r.demons_initial_rms = br.initial_rms;
-    r.demons_final_rms = br.final_rms;
+    r.deformable_initial_rms = br.initial_rms;
+    r.deformable_final_rms = br.final_rms;
   } else {
     Image3D m = resample_linear(t1s, wg, Transform({r.mni_to_t1}), 0.0f);
     Image3D fd = f;
@@ -220,18 +220,18 @@ TemplateResult to_template(const Image3D& t1, const Image3D& tpl, const Template
       method = "B-spline";
       BSplineResult br = register_bspline(fd, m, o.bspline, masked ? &brain : nullptr, &field_grid);
       r.field = std::move(br.field);
-      r.demons_initial_rms = br.initial_rms;
-      r.demons_final_rms = br.final_rms;
+      r.deformable_initial_rms = br.initial_rms;
+      r.deformable_final_rms = br.final_rms;
     } else {
       DemonsResult dr = register_demons(fd, m, o.demons, masked ? &brain : nullptr);
       r.field = std::move(dr.field);
-      r.demons_initial_rms = dr.initial_rms;
-      r.demons_final_rms = dr.final_rms;
+      r.deformable_initial_rms = dr.initial_rms;
+      r.deformable_final_rms = dr.final_rms;
     }
   }
   r.inverse_field = invert_field(r.field);
-  log::info("normalize: ", t1_name, " -> template: ", method, ", RMS difference ", r.demons_initial_rms, " -> ",
-            r.demons_final_rms);
+  log::info("normalize: ", t1_name, " -> template: ", method, ", RMS difference ", r.deformable_initial_rms, " -> ",
+            r.deformable_final_rms);
   return r;
 }
 
@@ -274,7 +274,7 @@ void write_transforms(const fs::path& dir, const SubjectTransforms& t) {
   j["mni_to_pet_chain"] = warp ? std::vector<std::string>{"t1_to_mni_warp", "t1_to_mni_affine", "pet_to_t1_rigid"}
                                : std::vector<std::string>{"t1_to_mni_affine", "pet_to_t1_rigid"};
   j["affine_metric"] = t.normalization.affine_metric;
-  j["demons_rms"] = {t.normalization.demons_initial_rms, t.normalization.demons_final_rms};
+  j["deformable_rms"] = {t.normalization.deformable_initial_rms, t.normalization.deformable_final_rms};
   write_json(dir / "transforms.json", j);
 }
 

@@ -111,7 +111,7 @@ TEST(NormalizeRegistration, T1ToTemplateRecoversKnownDeformation) {
   const LabelImage est = resample_nearest(c.aal, sub1, r.t1_to_template());
   std::printf("T1->MNI: mean error %.3f mm (affine only %.3f mm), %.1f s, RMS %.1f -> %.1f (orientation NMI %.3f vs "
               "%.3f)\n",
-              err, err_aff, secs, r.demons_initial_rms, r.demons_final_rms, r.orientation.identity_nmi,
+              err, err_aff, secs, r.deformable_initial_rms, r.deformable_final_rms, r.orientation.identity_nmi,
               r.orientation.best_other_nmi);
   EXPECT_TRUE(r.orientation.consistent);
   EXPECT_LT(err, 1.0);

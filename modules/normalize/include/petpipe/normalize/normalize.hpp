@@ -61,7 +61,7 @@ struct TemplateResult {
   DisplacementField inverse_field;  // inverse of `field` on the same grid
   double affine_metric = 0.0;
   // RMS intensity difference of the deformable step's images before and after it
-  double demons_initial_rms = 0.0, demons_final_rms = 0.0;
+  double deformable_initial_rms = 0.0, deformable_final_rms = 0.0;
   OrientationCheck orientation;
 
   // template -> T1: x -> mni_to_t1(x + u(x)); T1 -> template: the inverse chain.
