@@ -1,9 +1,9 @@
 // Free-form deformation (Rueckert et al. 1999): the displacement is a sum of cubic B-spline fields on
 // control lattices from coarse to fine (each pyramid level adds a finer lattice on top of the
 // previous ones, which stay fixed), fitted by L-BFGS to the mean squared difference between the
-// fixed image and the warped moving image over the foreground (or mask) voxels. The tensor-product
-// B-spline and its adjoint are evaluated separably (one axis at a time), so an evaluation costs a few
-// operations per voxel whatever the lattice. Plain C++ like demons.cpp.
+// fixed image and the warped moving image at points jittered inside the foreground (or mask) voxels.
+// The cost and its gradient visit each point's 4 x 4 x 4 control points; the final dense field is
+// evaluated separably (one axis at a time). Plain C++ like demons.cpp.
 #include <algorithm>
 #include <array>
 #include <chrono>
