@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <limits>
 #include <sstream>
 #include <cmath>
 #include <filesystem>
@@ -34,20 +35,21 @@ std::vector<int> parse_counts(const std::string& spec, const std::string& option
   std::stringstream ss(spec);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    std::size_t used = 0;
-    int value = -1;
-    try {
-      value = std::stoi(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size())
+    long value = -1;
+    if (!parse_integer(item, value) || value > std::numeric_limits<int>::max())
       throw make_error(option, " ", spec, ": expected comma-separated counts, e.g. 80,50,30");
-    its.push_back(value);
+    its.push_back(static_cast<int>(value));
   }
   if (its.empty() || its.size() > max_levels || std::any_of(its.begin(), its.end(), [](int i) { return i < 0; }))
     throw make_error(option, " ", spec, ": 1 to ", max_levels, " non-negative counts, coarse to fine");
   return its;
+}
+
+// Pyramid shrink factors for `levels` levels, coarse to fine: ..., 4, 2, 1.
+std::vector<int> shrink_factors(std::size_t levels) {
+  std::vector<int> f;
+  for (std::size_t l = 0; l < levels; ++l) f.push_back(1 << (levels - 1 - l));
+  return f;
 }
 
 bool is_nifti(const fs::path& p) {
@@ -183,8 +185,7 @@ int run_normalize(const po::variables_map& vm) {
   if (vm.count("demons-iterations")) {
     const std::vector<int> its = parse_counts(vm["demons-iterations"].as<std::string>(), "--demons-iterations", 4);
     to.demons.iterations = its;
-    to.demons.shrink.clear();
-    for (std::size_t l = 0; l < its.size(); ++l) to.demons.shrink.push_back(1 << (its.size() - 1 - l));
+    to.demons.shrink = shrink_factors(its.size());
   }
   to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
   const std::string method = vm["deformable"].as<std::string>();
@@ -205,13 +206,9 @@ int run_normalize(const po::variables_map& vm) {
   if (vm.count("bspline-iterations")) {
     const std::vector<int> its = parse_counts(vm["bspline-iterations"].as<std::string>(), "--bspline-iterations", 3);
     to.bspline.iterations = its;
-    to.bspline.shrink.clear();
+    to.bspline.shrink = shrink_factors(its.size());
     to.bspline.grid_mm.clear();
-    for (std::size_t l = 0; l < its.size(); ++l) {
-      const int f = 1 << (its.size() - 1 - l);
-      to.bspline.shrink.push_back(f);
-      to.bspline.grid_mm.push_back(grid * f);
-    }
+    for (int f : to.bspline.shrink) to.bspline.grid_mm.push_back(grid * f);
   }
   to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
   to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();

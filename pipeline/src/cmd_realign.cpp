@@ -27,14 +27,8 @@ std::vector<std::size_t> parse_frame_list(const std::vector<std::string>& tokens
       if (item.empty()) continue;
       const auto dash = item.find('-');
       auto number = [&](const std::string& s) -> long {
-        std::size_t used = 0;
         long v = -1;
-        try {
-          v = std::stol(s, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != s.size() || v < 1)
+        if (!parse_integer(s, v) || v < 1)
           throw make_error("--exclude-frames: \"", item, "\" is not a frame number (1-based) or range such as 1-4");
         return v;
       };

@@ -118,6 +118,16 @@ std::string render_help(const Command& c, const po::options_description& options
   return os.str();
 }
 
+bool parse_integer(const std::string& text, long& value) {
+  std::size_t used = 0;
+  try {
+    value = std::stol(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return used > 0 && used == text.size();
+}
+
 namespace {
 const Command* find_command(const std::vector<Command>& all, const std::string& name) {
   for (const auto& c : all)

@@ -42,6 +42,10 @@ bool register_command(Command (*factory)(), int order);
 
 std::string render_help(const Command& command, const po::options_description& options);
 
+// Strict integer parsing of a command-line token: true when the whole of `text` is an integer
+// (no trailing characters), which is stored in `value`.
+bool parse_integer(const std::string& text, long& value);
+
 // Entry point used by main() and by in-process tests.
 int run_main(int argc, const char* const* argv);
 
