@@ -197,7 +197,6 @@ int run_normalize(const po::variables_map& vm) {
     throw make_error("--deformable ", method, ": expected bspline or demons");
   const double grid = vm["bspline-grid"].as<double>();
   if (!(grid >= 4 && grid <= 100)) throw make_error("--bspline-grid ", grid, ": expected 4 to 100 mm");
-  to.bspline.grid_mm = {4 * grid, 2 * grid, grid};
   to.bspline_image_spacing_mm = vm["bspline-image-spacing"].as<double>();
   to.bspline.smoothness_weight = vm["bspline-smoothness"].as<double>();
   if (!(to.bspline.smoothness_weight >= 0)) throw make_error("--bspline-smoothness: expected a weight >= 0");
@@ -207,9 +206,9 @@ int run_normalize(const po::variables_map& vm) {
     const std::vector<int> its = parse_counts(vm["bspline-iterations"].as<std::string>(), "--bspline-iterations", 3);
     to.bspline.iterations = its;
     to.bspline.shrink = shrink_factors(its.size());
-    to.bspline.grid_mm.clear();
-    for (int f : to.bspline.shrink) to.bspline.grid_mm.push_back(grid * f);
   }
+  to.bspline.grid_mm.clear();  // one lattice per level: grid x the level's shrink factor
+  for (int f : to.bspline.shrink) to.bspline.grid_mm.push_back(grid * f);
   to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
   to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
   const fs::path t1_path = vm["t1"].as<std::string>();
