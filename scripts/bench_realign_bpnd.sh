@@ -10,7 +10,11 @@
 #   INTERP (realign interpolation for the run: linear or bspline; default: the configuration's),
 #   REF_FRAME (realign reference frame, 1-based, for both cohorts; default: the configuration's, i.e.
 #   the automatic high-count late frame, which is itself moved in the moved cohort),
-#   ASSERT (a % limit: exit 1 when a checked region differs by more), REGIONS (regions checked).
+#   ASSERT (a % limit: exit 1 when a checked region differs by more), REGIONS (regions checked),
+#   SIM_ARGS (extra `petpipe simulate` options, e.g. "--partial-volume --psf-fwhm 5"),
+#   ORACLE=1 (afterwards, also reslice both cohorts with the TRUE motion into the pose of the reference
+#   frame petpipe chose (scripts/reslice_true_motion.py), rerun the later stages and compare again:
+#   what a perfect realignment would give).
 set -euo pipefail
 EXE=$(readlink -f "$1")
 WORK=$2
@@ -34,6 +38,8 @@ c.pop("group", None)
 print(json.dumps(c, indent=2))
 PY
 common=(--subjects "$SUBJECTS" --voxel-size "$VOXEL" --noise "$NOISE" --seed "$SEED" --t1-voxel-size 2 -q)
+# shellcheck disable=SC2206
+common+=(${SIM_ARGS:-})
 t0=$(date +%s)
 "$EXE" simulate --out still "${common[@]}"
 "$EXE" simulate --out moved --motion "${common[@]}"
@@ -93,3 +99,11 @@ for kind in ("moved", "still"):
 PY
 /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_still deriv_moved ${ASSERT:+--assert "$ASSERT"} \
   ${REGIONS:+--regions "$REGIONS"}
+if [ "${ORACLE:-0}" = 1 ]; then
+  echo "--- with the TRUE motion (same reference pose; realignment error removed) ---"
+  for kind in still moved; do
+    /usr/bin/python3 "$HERE/reslice_true_motion.py" "$kind" "deriv_$kind"
+    "$EXE" run --bids "$kind" --out "deriv_$kind" --config config.json -q
+  done
+  /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_still deriv_moved
+fi

@@ -155,6 +155,15 @@ int run_realign(const po::variables_map& vm) {
     if (samples < 1000) throw make_error("--refine-samples: at least 1000 points (got ", samples, ")");
     o.refine_max_samples = static_cast<std::size_t>(samples);
   }
+  {
+    const std::string target = vm["refine-target"].as<std::string>();
+    if (target == "mean") o.refine_target = realign::RefineTarget::mean;
+    else if (target == "model") o.refine_target = realign::RefineTarget::model;
+    else throw make_error("--refine-target: \"", target, "\" is not mean or model");
+    const int k = vm["refine-components"].as<int>();
+    if (k < 1 || k > 8) throw make_error("--refine-components: 1..8 (got ", k, ")");
+    o.refine_components = k;
+  }
   o.seed = vm["seed"].as<std::uint32_t>();
   const std::string interp = vm["interp"].as<std::string>();
   realign::Interpolation interpolation;
@@ -208,6 +217,8 @@ int run_realign(const po::variables_map& vm) {
   config["refine_fwhm_mm"] = o.refine_fwhm_mm;
   config["refine_passes"] = o.refine_passes;
   config["refine_max_samples"] = o.refine_max_samples;
+  config["refine_target"] = o.refine_target == realign::RefineTarget::model ? "model" : "mean";
+  config["refine_components"] = o.refine_components;
   config["sampling_fraction"] = o.sampling_fraction;
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;
@@ -262,15 +273,22 @@ Command realign_command() {
   c.synopsis = "rigid frame-to-frame motion correction of a dynamic PET scan";
   c.description =
       "Estimates one rigid transform (3 translations, 3 rotations) per frame and reslices the frames into "
-      "one position, as SPM realign does for PET: a first pass registers every frame to a reference frame, "
-      "a second pass registers every frame to the duration-weighted mean of the realigned frames. Frames "
+      "one position: a first pass registers every frame to a reference frame, a second pass (repeated) "
+      "registers every frame to the realigned series. Frames "
       "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
       "metric is Mattes mutual information on a random 25 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid. The second pass (--refine-passes, default twice, the mean rebuilt in between) uses "
-      "the block-averaged frames without further smoothing (--refine-fwhm) and 50000 points (--refine-samples) "
-      "drawn inside the head, which the reference frame's smoothed image outlines: heavy smoothing biases the "
-      "estimate when the tracer distribution changes over the scan (these choices and the metric, against normalized correlation, are measured in docs/MODULE_VALIDATION.md). Registrations of different "
-      "frames run in parallel (--threads).\n\n"
+      "two-level pyramid. The second pass (--refine-passes, default 4 rounds) uses the block-averaged frames "
+      "without further smoothing (--refine-fwhm) and 50000 points (--refine-samples) drawn inside the head, "
+      "which the reference frame's smoothed image outlines. Its first round registers every frame to the "
+      "duration-weighted mean of the realigned frames (as SPM realign does); the later rounds "
+      "(--refine-target model, the default) register every frame to its prediction from the OTHER realigned "
+      "frames by a low-rank temporal model (up to --refine-components principal components, leave-one-out), "
+      "an image with the frame's own tracer distribution, and then re-express the series in the reference "
+      "frame's space (its transform is the identity). A tracer distribution that changes over the scan "
+      "biases registration to a mean image or to a heavily smoothed image; these choices and the metric "
+      "(against normalized correlation) are measured in docs/MODULE_VALIDATION.md. --refine-target mean "
+      "keeps the SPM-style mean target for every round. Registrations of different frames run in parallel "
+      "(--threads).\n\n"
       "Frames numbers are 1-based, as `petpipe info` lists them. The reference frame (--ref-frame) defaults "
       "to the highest-count frame (mean activity x duration x decay factor) among the frames in the last "
       "two thirds of the scan. Frames are not estimated when listed in --exclude-frames, when they start "
@@ -320,11 +338,17 @@ Command realign_command() {
         ("single-pass", "skip the second pass (registration to the mean)")
         ("sampling", po::value<double>()->default_value(0.25), "fraction of estimation voxels sampled (0,1]")
         ("refine-passes", po::value<int>()->default_value(realign::Options{}.refine_passes),
-         "second pass: times it is run, the mean rebuilt in between (1..5)")
+         "second pass: rounds (1..5); the first goes to the mean, the later ones to the --refine-target")
         ("refine-fwhm", po::value<double>()->default_value(realign::Options{}.refine_fwhm_mm),
          "second pass: smoothing of its images (FWHM, mm; 0 = none, < 0 = --fwhm)")
         ("refine-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.refine_max_samples)),
          "second pass: metric points per frame (inside the head)")
+        ("refine-target", po::value<std::string>()->default_value(
+             realign::Options{}.refine_target == realign::RefineTarget::model ? "model" : "mean"),
+         "second pass: each frame to the mean of the realigned frames (mean) or to its prediction from "
+         "the other frames by a low-rank temporal model (model)")
+        ("refine-components", po::value<int>()->default_value(realign::Options{}.refine_components),
+         "second pass, model target: temporal components (1..8)")
         ("seed", po::value<std::uint32_t>()->default_value(20240611), "sampling seed");
   };
   c.run = run_realign;

@@ -26,6 +26,7 @@ ph::SimulationConfig effective_config(const po::variables_map& vm) {
   if (vm.count("t1-voxel-size")) o.t1_voxel_mm = vm["t1-voxel-size"].as<double>();
   if (vm.count("psf-fwhm")) o.psf_fwhm_mm = vm["psf-fwhm"].as<double>();
   if (vm.count("noise")) o.noise = vm["noise"].as<double>();
+  if (vm.count("partial-volume")) o.partial_volume = true;
   if (vm.count("motion")) o.motion = true;
   if (vm.count("max-translation")) o.motion_options.max_translation_mm = vm["max-translation"].as<double>();
   if (vm.count("max-rotation")) o.motion_options.max_rotation_deg = vm["max-rotation"].as<double>();
@@ -126,7 +127,8 @@ Command simulate_command() {
       "reference), modified per subject by group effects, age effects and between-subject variability "
       "from --config. Tissue curves follow the SRTM operational equation, computed exactly (closed-form "
       "convolution of a parametric reference curve) and integrated over each frame. Then, in order: "
-      "Gaussian PSF (--psf-fwhm), per-frame rigid motion (--motion), decay (--no-decay-correction) and "
+      "per-frame rigid motion of the head (--motion; a moved frame samples the moved anatomy), "
+      "Gaussian PSF (--psf-fwhm), decay (--no-decay-correction) and "
       "Gaussian noise whose variance follows the counts, decay and frame duration (--noise; 0 = "
       "noiseless).\n\n"
       "With --warp each subject's native anatomy is a known affine plus smooth nonlinear deformation of "
@@ -169,6 +171,8 @@ Command simulate_command() {
         ("warp", "native anatomy = known affine + nonlinear deformation of MNI space")
         ("config", po::value<std::string>(), "JSON cohort configuration (groups, effects, options)")
         ("psf-fwhm", po::value<double>(), "Gaussian PSF FWHM in mm, 0 = none (default 2.5)")
+        ("partial-volume", "each PET voxel averages its sub-voxel anatomy (every 0.5 mm) instead of taking "
+                           "its majority class")
         ("frames", po::value<std::string>(), "frame schedule COUNTxSECONDS,... (default: the tracer's)")
         ("no-decay-correction", "store values not corrected for decay")
         ("t1-voxel-size", po::value<double>(), "synthetic T1 voxel size in mm (default 1)")

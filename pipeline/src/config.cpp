@@ -21,6 +21,7 @@ json default_config() {
       "empty_fraction": 0.02,
       "excluded_policy": "nearest",
       "metric": "mattes",
+      "refine_target": "model",
       "interpolation": "linear"
     },
     "normalize": {

@@ -321,6 +321,22 @@ LabelImage sample_classes(const LabelImage& classes, const Geometry& grid, const
   return out;
 }
 
+void sample_class_means(const LabelImage& classes, const Geometry& grid, const Deformation& d, int sub,
+                        const std::vector<float>& value_by_class, float* out) {
+  const Geometry& g = classes.geom;
+  for_each_voxel_samples(grid, d, sub, [&](std::size_t idx, const std::vector<Vec3>& pts) {
+    double s = 0;
+    for (const auto& p : pts) {
+      const Vec3 x = g.point_to_index(p);
+      const long i = std::lround(x[0]), j = std::lround(x[1]), k = std::lround(x[2]);
+      if (i < 0 || j < 0 || k < 0 || i >= long(g.size[0]) || j >= long(g.size[1]) || k >= long(g.size[2])) continue;
+      const std::int32_t l = classes.at(std::size_t(i), std::size_t(j), std::size_t(k));
+      if (l > 0 && static_cast<std::size_t>(l) < value_by_class.size()) s += value_by_class[static_cast<std::size_t>(l)];
+    }
+    out[idx] = static_cast<float>(s / static_cast<double>(pts.size()));
+  });
+}
+
 Image3D sample_image(const Image3D& image, const Geometry& grid, const Deformation& d, int sub) {
   Image3D out(grid, 0.0f);
   for_each_voxel_samples(grid, d, sub, [&](std::size_t idx, const std::vector<Vec3>& pts) {

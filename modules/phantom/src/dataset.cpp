@@ -102,6 +102,7 @@ SimulationConfig read_simulation_config(const fs::path& path) {
   o.psf_fwhm_mm = r.number("psf_fwhm_mm", o.psf_fwhm_mm);
   o.noise = r.number("noise", o.noise);
   o.decay_corrected = r.boolean("decay_correction", o.decay_corrected);
+  o.partial_volume = r.boolean("partial_volume", o.partial_volume);
   o.t1_noise_percent = r.number("t1_noise_percent", o.t1_noise_percent);
   o.t1_inu_percent = r.number("t1_inu_percent", o.t1_inu_percent);
   if (r.has("motion")) {
@@ -425,7 +426,7 @@ void write_subject(const fs::path& out, const Participant& p, const TracerPreset
              json{{"participant_id", sub}, {"group", p.group}, {"age", p.age}, {"sex", p.sex},
                   {"seed", std::to_string(p.seed)}, {"cohort_seed", std::to_string(c.cohort.seed)},
                   {"tracer", preset.name}, {"voxel_size_mm", o.voxel_mm}, {"psf_fwhm_mm", o.psf_fwhm_mm},
-                  {"noise", o.noise}, {"decay_corrected", o.decay_corrected}, {"motion", o.motion},
+                  {"partial_volume", o.partial_volume}, {"noise", o.noise}, {"decay_corrected", o.decay_corrected}, {"motion", o.motion},
                   {"warp", o.warp}, {"dose_scale", s.reference.terms.front().coef / preset.reference_curve.a1},
                   {"k2_reference_per_min", preset.k2_reference_per_min},
                   {"reference_region", preset.reference_region}, {"regions", kin}});

@@ -12,6 +12,10 @@
 namespace petpipe::phantom {
 
 int class_subsamples(double voxel_mm) { return std::clamp(static_cast<int>(std::ceil(voxel_mm - 1e-6)), 1, 4); }
+// Every 0.5 mm (the anatomy is at 1 mm), so that a sub-millimetre motion changes voxel values gradually.
+int partial_volume_subsamples(double voxel_mm) {
+  return std::clamp(static_cast<int>(std::ceil(2.0 * voxel_mm - 1e-6)), 2, 8);
+}
 
 void validate_options(const SimulationOptions& o, const FrameTable& frames) {
   if (!(o.voxel_mm > 0) || !std::isfinite(o.voxel_mm) || o.voxel_mm > 20)
@@ -216,14 +220,23 @@ SubjectSimulation simulate_subject(const Anatomy& anatomy, const LabelImage& mni
       // blur to the moved frames only.)
       const RigidMotion& m = s.motion[f];
       const bool moved = m.tx != 0 || m.ty != 0 || m.tz != 0 || m.rx != 0 || m.ry != 0 || m.rz != 0;
-      LabelImage moved_classes;
-      if (moved)
-        moved_classes = sample_classes(anatomy.classes, grid, moved_deformation(s.deformation, m, centre),
-                                       class_subsamples(o.voxel_mm));
-      const LabelImage& classes = moved ? moved_classes : s.classes_native;
-      for (std::size_t i = 0; i < nvox; ++i) {
-        const auto c = static_cast<std::size_t>(std::max(0, classes.data[i]));
-        fr[i] = c && c < tac_by_class.size() && !tac_by_class[c].empty() ? static_cast<float>(tac_by_class[c][f]) : 0.0f;
+      if (o.partial_volume) {
+        // Each voxel averages the activity of its subsamples (partial volume), moved or not.
+        std::vector<float> value(tac_by_class.size(), 0.0f);
+        for (std::size_t c = 1; c < value.size(); ++c)
+          if (!tac_by_class[c].empty()) value[c] = static_cast<float>(tac_by_class[c][f]);
+        sample_class_means(anatomy.classes, grid, moved ? moved_deformation(s.deformation, m, centre) : s.deformation,
+                           partial_volume_subsamples(o.voxel_mm), value, fr);
+      } else {
+        LabelImage moved_classes;
+        if (moved)
+          moved_classes = sample_classes(anatomy.classes, grid, moved_deformation(s.deformation, m, centre),
+                                         class_subsamples(o.voxel_mm));
+        const LabelImage& classes = moved ? moved_classes : s.classes_native;
+        for (std::size_t i = 0; i < nvox; ++i) {
+          const auto c = static_cast<std::size_t>(std::max(0, classes.data[i]));
+          fr[i] = c && c < tac_by_class.size() && !tac_by_class[c].empty() ? static_cast<float>(tac_by_class[c][f]) : 0.0f;
+        }
       }
       if (o.psf_fwhm_mm > 0) {
         smooth::Options so = smooth::Options::isotropic(o.psf_fwhm_mm);

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <numbers>
 
+#include <Eigen/Dense>
+
 #include "backend.hpp"
 #include "petpipe/core/error.hpp"
 #include "petpipe/core/log.hpp"
@@ -140,6 +142,114 @@ std::vector<unsigned char> head_mask(const Image3D& smoothed, double fraction, i
   return mask;
 }
 
+// Second-pass targets from a low-rank temporal model (Options::refine_target = model). On entry
+// images[k] is frame k realigned to the reference space; on return it holds that frame as predicted
+// from the other frames. Rows are scaled by sqrt(duration) (noise roughly ~ 1/duration); the temporal
+// basis is the leading `components` eigenvectors of the frames' Gram matrix over the mask (uncentred
+// PCA); the prediction of frame k is the least-squares fit of the other frames' values to that basis,
+// evaluated at k (leave-one-out: y_k - (y_k - yhat_k) / (1 - h_kk)), so a frame's own position and noise
+// do not enter its target. A frame that the basis cannot predict from the others (leverage h_kk > 0.9,
+// e.g. a lone early frame) gets the duration-weighted mean of the others instead.
+void model_targets(std::vector<Image3D>& images, const std::vector<double>& durations,
+                   const std::vector<unsigned char>& mask, int components) {
+  const std::size_t nf = images.size();
+  const std::size_t nvox = images.front().data.size();
+  std::vector<double> s(nf);
+  for (std::size_t k = 0; k < nf; ++k) s[k] = std::sqrt(durations[k]);
+  // Gram matrix over the mask, in fixed chunks summed in order (deterministic).
+  const std::size_t chunk = 65536;
+  const std::size_t nchunks = (nvox + chunk - 1) / chunk;
+  std::vector<Eigen::MatrixXd> partial(nchunks, Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nf), static_cast<Eigen::Index>(nf)));
+  parallel_for(nchunks, [&](std::size_t c0, std::size_t c1) {
+    std::vector<double> z(nf);
+    for (std::size_t c = c0; c < c1; ++c) {
+      auto& g = partial[c];
+      for (std::size_t v = c * chunk; v < std::min(nvox, (c + 1) * chunk); ++v) {
+        if (!mask[v]) continue;
+        for (std::size_t k = 0; k < nf; ++k) z[k] = s[k] * images[k].data[v];
+        for (std::size_t a = 0; a < nf; ++a)
+          for (std::size_t b = 0; b <= a; ++b) g(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) += z[a] * z[b];
+      }
+    }
+  });
+  Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nf), static_cast<Eigen::Index>(nf));
+  for (const auto& g : partial) gram += g;
+  gram = gram.selfadjointView<Eigen::Lower>();
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram);
+  // Components above the noise: noise alone gives nearly equal eigenvalues (many voxels, few frames),
+  // estimated by the median of the smaller half; a component is kept when its eigenvalue exceeds
+  // 3 times that (at least one, at most `components`). Fitting noise components would make the
+  // leave-one-out predictions noisy (a constant distribution needs one component).
+  const Eigen::VectorXd ev = eig.eigenvalues();  // ascending
+  const double floor = std::max(0.0, ev(static_cast<Eigen::Index>(nf / 4)));
+  Eigen::Index kc = 1;
+  while (kc < static_cast<Eigen::Index>(components) && ev(static_cast<Eigen::Index>(nf) - 1 - kc) > 3.0 * floor) ++kc;
+  log::debug("realign: model target: ", kc, " temporal components (eigenvalues ", ev(static_cast<Eigen::Index>(nf) - 1),
+             " ... noise level ", floor, ")");
+  const Eigen::MatrixXd u = eig.eigenvectors().rightCols(kc);  // eigenvalues ascending
+  const Eigen::MatrixXd h = u * u.transpose();
+  // Target of frame k = sum_g a(k, g) y_g.
+  Eigen::MatrixXd a = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(nf), static_cast<Eigen::Index>(nf));
+  double total = 0;
+  for (double d : durations) total += d;
+  for (std::size_t k = 0; k < nf; ++k) {
+    const auto ki = static_cast<Eigen::Index>(k);
+    const double hkk = h(ki, ki);
+    if (hkk > 0.9) {
+      for (std::size_t g = 0; g < nf; ++g)
+        if (g != k) a(ki, static_cast<Eigen::Index>(g)) = durations[g] / (total - durations[k]);
+    } else {
+      for (std::size_t g = 0; g < nf; ++g)
+        if (g != k) a(ki, static_cast<Eigen::Index>(g)) = h(ki, static_cast<Eigen::Index>(g)) * s[g] / (s[k] * (1.0 - hkk));
+    }
+    log::debug("realign: model target ", k, ": leverage ", hkk);
+  }
+  parallel_for(nvox, [&](std::size_t v0, std::size_t v1) {
+    std::vector<double> y(nf);
+    for (std::size_t v = v0; v < v1; ++v) {
+      for (std::size_t k = 0; k < nf; ++k) y[k] = images[k].data[v];
+      for (std::size_t k = 0; k < nf; ++k) {
+        double t = 0;
+        for (std::size_t g = 0; g < nf; ++g) t += a(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(g)) * y[g];
+        images[k].data[v] = static_cast<float>(t);
+      }
+    }
+  });
+}
+
+// Euler angles (degrees) of a rotation matrix in the convention R = Rz * Rx * Ry (|rx| < 90 deg).
+std::array<double, 3> matrix_angles(const Mat3& r) {
+  return {std::asin(std::clamp(r[7], -1.0, 1.0)) * kDeg, std::atan2(-r[6], r[8]) * kDeg, std::atan2(-r[1], r[4]) * kDeg};
+}
+
+Mat3 mat_mul(const Mat3& p, const Mat3& q, bool transpose_q = false) {
+  Mat3 r{};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double s = 0;
+      for (int k = 0; k < 3; ++k) s += p[3 * i + k] * (transpose_q ? q[3 * j + k] : q[3 * k + j]);
+      r[3 * i + j] = s;
+    }
+  return r;
+}
+
+// Re-expresses every transform in the space of frame `ref`: T_f o T_ref^-1, so that the reference
+// frame's transform becomes the identity. With T(x) = R (x - c) + c + t about the common centre c,
+// T_ref^-1(x) = R_r^T (x - c - t_r) + c and T_f(T_ref^-1(x)) = R_f R_r^T (x - c) + c + t_f - R_f R_r^T t_r.
+void rebase_on_reference(std::vector<FrameMotion>& frames, std::size_t ref) {
+  const FrameMotion r0 = frames[ref];
+  const Mat3 rr = rotation_matrix(r0.rx_deg, r0.ry_deg, r0.rz_deg);
+  const Vec3 tr{r0.tx_mm, r0.ty_mm, r0.tz_mm};
+  for (auto& m : frames) {
+    const Mat3 r = mat_mul(rotation_matrix(m.rx_deg, m.ry_deg, m.rz_deg), rr, true);
+    const auto ang = matrix_angles(r);
+    m.rx_deg = ang[0], m.ry_deg = ang[1], m.rz_deg = ang[2];
+    m.tx_mm -= r[0] * tr[0] + r[1] * tr[1] + r[2] * tr[2];
+    m.ty_mm -= r[3] * tr[0] + r[4] * tr[1] + r[5] * tr[2];
+    m.tz_mm -= r[6] * tr[0] + r[7] * tr[1] + r[8] * tr[2];
+  }
+}
+
 struct EstimationGrid {
   std::array<std::size_t, 3> factor{1, 1, 1};
   std::array<double, 3> sigma_vox{0, 0, 0};
@@ -193,6 +303,8 @@ void validate_options(const DynamicImage& pet, const Options& o) {
   if (o.max_samples < 100) throw make_error("realign: max_samples must be >= 100 (got ", o.max_samples, ")");
   if (o.refine_passes < 1 || o.refine_passes > 5)
     throw make_error("realign: refine passes must be 1..5 (got ", o.refine_passes, ")");
+  if (o.refine_components < 1 || o.refine_components > 8)
+    throw make_error("realign: model components must be 1..8 (got ", o.refine_components, ")");
   if (o.levels < 1 || o.levels > 4) throw make_error("realign: levels must be 1..4 (got ", o.levels, ")");
   if (o.max_iterations < 1) throw make_error("realign: iterations must be >= 1");
   if (o.reference_frame >= 0 && static_cast<std::size_t>(o.reference_frame) >= n)
@@ -218,17 +330,7 @@ Mat3 rotation_matrix(double rx_deg, double ry_deg, double rz_deg) {
   const Mat3 rx{1, 0, 0, 0, ca, -sa, 0, sa, ca};
   const Mat3 ry{cb, 0, sb, 0, 1, 0, -sb, 0, cb};
   const Mat3 rz{cc, -sc, 0, sc, cc, 0, 0, 0, 1};
-  auto mul = [](const Mat3& p, const Mat3& q) {
-    Mat3 r{};
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        double s = 0;
-        for (int k = 0; k < 3; ++k) s += p[3 * i + k] * q[3 * k + j];
-        r[3 * i + j] = s;
-      }
-    return r;
-  };
-  return mul(rz, mul(rx, ry));
+  return mat_mul(rz, mat_mul(rx, ry));
 }
 
 Vec3 transform_point(const FrameMotion& m, const Vec3& center, const Vec3& point) {
@@ -397,7 +499,8 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   rs.min_step_mm = o.min_step_mm;
   rs.seed = o.seed;
 
-  auto run_pass = [&](const Image3D& target, const std::vector<Image3D>& images, const std::vector<std::size_t>& frames,
+  // target_of(i): the fixed image of frames[i].
+  auto run_pass = [&](const auto& target_of, const std::vector<Image3D>& images, const std::vector<std::size_t>& frames,
                       const detail::RegistrationSettings& rs, const char* label) {
     Progress progress(label, frames.size());
     std::mutex mutex;
@@ -405,7 +508,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
       for (std::size_t i = b; i < e; ++i) {
         const std::size_t f = frames[i];
         const auto out = with_context(petpipe::detail::concat("frame ", f + 1),
-                                      [&] { return detail::register_rigid(target, images[f], res.center_lps,
+                                      [&] { return detail::register_rigid(target_of(i), images[f], res.center_lps,
                                                                           to_params(res.frames[f]), rs); });
         {
           std::lock_guard<std::mutex> lock(mutex);
@@ -423,7 +526,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   };
 
   // Pass 1: every estimated frame to the reference frame.
-  run_pass(est[ref], est, todo, rs, "realign: pass 1");
+  run_pass([&](std::size_t) -> const Image3D& { return est[ref]; }, est, todo, rs, "realign: pass 1");
   for (auto f : todo) res.frames[f].status = "estimated";
 
   // Pass 2 (repeated refine_passes times): to the duration-weighted mean of the realigned estimation
@@ -442,28 +545,64 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     log::debug("realign: second-pass sampling mask ", inside, " of ", refine_mask.size(), " voxels");
     est.clear();
   }
+  // The model target needs more frames than components (and one to leave out).
+  const bool use_model = o.refine_target == RefineTarget::model &&
+                         todo.size() + 1 > static_cast<std::size_t>(o.refine_components) + 1;
+  if (refine && o.refine_target == RefineTarget::model && !use_model)
+    warn(petpipe::detail::concat("realign: ", todo.size() + 1, " estimated frames are too few for a ", o.refine_components,
+                                 "-component model target; the second pass uses the mean image"));
+  // With the model target the first round still goes to the mean: the model predicts a frame from
+  // its neighbours in time, so a drift that the first pass left in a run of neighbouring frames would
+  // persist in their targets; the mean removes most of it first (measured: docs/MODULE_VALIDATION.md).
+  const int model_first_round = 1;
   for (int round = 0; refine && round < o.refine_passes; ++round) {
     std::vector<std::size_t> all = todo;
     all.push_back(ref);
     std::sort(all.begin(), all.end());
-    Image3D mean(fine[ref].geom, 0.0f);
-    std::vector<float> buffer(mean.data.size());
-    double wsum = 0;
-    for (auto f : all) {
-      detail::reslice_volume(fine[f].data.data(), buffer.data(), fine[f].geom, to_params(res.frames[f]),
-                             res.center_lps, Interpolation::linear, thread_count());
-      const double w = pet.frames.duration_s[f];
-      for (std::size_t i = 0; i < buffer.size(); ++i) mean.data[i] += static_cast<float>(w * buffer[i]);
-      wsum += w;
+    std::vector<double> durations;
+    for (auto f : all) durations.push_back(pet.frames.duration_s[f]);
+    std::vector<Image3D> targets;  // one per frame of `all` (model) or one (mean)
+    const bool model_round = use_model && round >= model_first_round;
+    if (model_round) {
+      targets.reserve(all.size());
+      for (auto f : all) {
+        targets.emplace_back(fine[f].geom, 0.0f);
+        detail::reslice_volume(fine[f].data.data(), targets.back().data.data(), fine[f].geom, to_params(res.frames[f]),
+                               res.center_lps, Interpolation::linear, thread_count());
+      }
+      model_targets(targets, durations, refine_mask, o.refine_components);
+    } else {
+      Image3D mean(fine[ref].geom, 0.0f);
+      std::vector<float> buffer(mean.data.size());
+      double wsum = 0;
+      for (std::size_t k = 0; k < all.size(); ++k) {
+        const std::size_t f = all[k];
+        detail::reslice_volume(fine[f].data.data(), buffer.data(), fine[f].geom, to_params(res.frames[f]),
+                               res.center_lps, Interpolation::linear, thread_count());
+        for (std::size_t i = 0; i < buffer.size(); ++i) mean.data[i] += static_cast<float>(durations[k] * buffer[i]);
+        wsum += durations[k];
+      }
+      for (auto& v : mean.data) v = static_cast<float>(v / wsum);
+      targets.push_back(std::move(mean));
     }
-    for (auto& v : mean.data) v = static_cast<float>(v / wsum);
     detail::RegistrationSettings rs2 = rs;
     rs2.levels = 1;
     rs2.sampling_fraction = 1.0;  // every voxel up to refine_max_samples: less sampling jitter
     rs2.max_samples = o.refine_max_samples;
     rs2.fixed_mask = &refine_mask;
     rs2.initial_step_mm = 0.5;  // starts from the previous pass's estimate
-    run_pass(mean, fine, all, rs2, round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)");
+    run_pass([&](std::size_t i) -> const Image3D& { return targets[model_round ? i : 0]; }, fine, all, rs2,
+             round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)");
+    if (model_round) {
+      // Leave-one-out targets follow the frames: a rotation or shift common to all frames changes no
+      // frame's match to its target, so a model round can move the whole series together (noise makes
+      // it wander by ~0.1 deg). The series is therefore put back into the reference frame's space
+      // after each model round (measured against other anchors: docs/MODULE_VALIDATION.md).
+      std::vector<FrameMotion> estimated;
+      for (auto f : all) estimated.push_back(res.frames[f]);
+      rebase_on_reference(estimated, static_cast<std::size_t>(std::find(all.begin(), all.end(), ref) - all.begin()));
+      for (std::size_t k = 0; k < all.size(); ++k) res.frames[all[k]] = estimated[k];
+    }
   }
   est.clear();
   fine.clear();

@@ -165,6 +165,60 @@ TEST(PhantomSimulate, DecayNoiseAndPsf) {
   EXPECT_LT(maxb, maxa);
 }
 
+TEST(PhantomSimulate, PartialVolumeMixesBoundariesAndKeepsActivityUnderMotion) {
+  const auto& fx = fixture();
+  const int sub = partial_volume_subsamples(4.0);
+  ASSERT_EQ(sub, 8);
+  // Activity 1 in the left hippocampus (AAL 37), 0 elsewhere.
+  std::vector<float> value(256, 0.0f);
+  value[37] = 1.0f;
+  std::vector<float> still(fx.grid.voxel_count()), shifted(fx.grid.voxel_count());
+  sample_class_means(fx.anatomy.classes, fx.grid, Deformation{}, sub, value, still.data());
+  // The same head moved by 1.5 mm along x. The moved voxels' sample points are the unmoved ones
+  // shifted by a multiple of the 0.5 mm sample spacing, i.e. the same lattice of points, so the
+  // region's total activity is unchanged (exactly, up to float rounding), as in a scanner. Majority
+  // labels cannot do this: the region gains or loses whole voxels.
+  Deformation moved;
+  moved.affine[3] = -1.5;
+  sample_class_means(fx.anatomy.classes, fx.grid, moved, sub, value, shifted.data());
+  const LabelImage moved_labels = sample_classes(fx.anatomy.classes, fx.grid, moved, class_subsamples(4.0));
+  double sum_still = 0, sum_moved = 0;
+  std::size_t n_still = 0, n_moved = 0, mixed = 0, inside = 0;
+  for (std::size_t i = 0; i < still.size(); ++i) {
+    sum_still += still[i];
+    sum_moved += shifted[i];
+    n_still += fx.classes.data[i] == 37;
+    n_moved += moved_labels.data[i] == 37;
+    if (still[i] > 0) ++inside;
+    if (still[i] > 0 && still[i] < 1) ++mixed;
+  }
+  ASSERT_GT(sum_still, 50.0);
+  EXPECT_NEAR(sum_moved / sum_still, 1.0, 1e-6);
+  std::printf("left hippocampus, 4 mm voxels, moved 1.5 mm: partial volume %+.2e, majority labels %+.2f %%\n",
+              sum_moved / sum_still - 1.0, 100.0 * (static_cast<double>(n_moved) / static_cast<double>(n_still) - 1.0));
+  // Boundary voxels mix: most of a 4 mm hippocampus is boundary.
+  EXPECT_GT(mixed, inside / 3);
+
+  // Through simulate_subject: partial volume keeps the activity of the majority-label phantom.
+  const auto& preset = tracer_preset("carfentanil");
+  const auto ref = reference_labels(preset, fx.atlas);
+  CohortSpec cohort;
+  const auto participants = draw_participants(cohort);
+  const auto params = subject_parameters(cohort, participants[0], preset, fx.atlas, fx.anatomy.class_names, ref);
+  const FrameTable frames = make_frame_table(preset, preset.frame_durations_s);
+  SimulationOptions o = quiet_options();
+  const auto labels = simulate_subject(fx.anatomy, fx.classes, preset, ref, frames, params, o);
+  o.partial_volume = true;
+  const auto pv = simulate_subject(fx.anatomy, fx.classes, preset, ref, frames, params, o);
+  const std::size_t last = frames.size() - 1;
+  double a = 0, b = 0;
+  for (std::size_t i = 0; i < pv.pet.voxels_per_frame(); ++i) {
+    a += labels.pet.frame(last)[i];
+    b += pv.pet.frame(last)[i];
+  }
+  EXPECT_NEAR(b / a, 1.0, 0.02);
+}
+
 TEST(PhantomMotion, ConventionAndBounds) {
   // A point source at p_ref moves to p_frame = R (p_ref - c) + c + t.
   Geometry g;

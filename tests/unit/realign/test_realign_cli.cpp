@@ -153,6 +153,8 @@ TEST_F(RealignCli, BadInputsFailClearlyAndWriteNothing) {
       {"--pet " + zero_pet.string(), "every frame is empty"},
       {"--pet " + pet_.string() + " --refine-samples 10", "--refine-samples: at least 1000 points"},
       {"--pet " + pet_.string() + " --refine-passes 9", "refine passes must be 1..5"},
+      {"--pet " + pet_.string() + " --refine-target median", "--refine-target: \"median\" is not mean or model"},
+      {"--pet " + pet_.string() + " --refine-components 0", "--refine-components: 1..8"},
   };
   for (const auto& c : cases) {
     const CliResult r = run_cli(c.args + " --out " + out.string());

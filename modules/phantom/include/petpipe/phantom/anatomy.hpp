@@ -83,6 +83,11 @@ Geometry native_grid(double voxel_mm, const Deformation& d, const Vec3& min_ras,
 // neighbour in `classes`); ties go to the first class met.
 LabelImage sample_classes(const LabelImage& classes, const Geometry& grid, const Deformation& d,
                           int subsamples);
+// Partial-volume rendering: out[i] = mean over the voxel's subsamples^3 points (pulled back through d,
+// nearest neighbour in `classes`) of value_by_class[label]; labels outside the table, 0 and points
+// outside `classes` contribute 0. `out` has grid.voxel_count() elements.
+void sample_class_means(const LabelImage& classes, const Geometry& grid, const Deformation& d, int subsamples,
+                        const std::vector<float>& value_by_class, float* out);
 // Image on `grid` pulled back through d: mean of trilinear samples over subsamples^3 points per voxel.
 Image3D sample_image(const Image3D& image, const Geometry& grid, const Deformation& d, int subsamples);
 

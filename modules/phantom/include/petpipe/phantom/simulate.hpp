@@ -1,8 +1,12 @@
 #pragma once
 // One simulated subject: native-space dynamic PET, synthetic T1 and every truth needed to validate
-// the pipeline on it. The order of effects on each frame is: regional SRTM frame means (exact) ->
-// Gaussian PSF -> rigid motion (resampling about the grid centre) -> decay (when the output is not
-// decay corrected) -> Gaussian noise.
+// the pipeline on it. The order of effects on each frame is: regional SRTM frame means (exact) put on
+// the PET grid through the (rigidly moved) anatomy -> Gaussian PSF -> decay (when the output is not
+// decay corrected) -> Gaussian noise. A moved frame samples the anatomy through its rigid motion
+// (about the grid centre), as an unmoved frame samples it directly, so no resampling blur is added.
+// Voxel values: by default each voxel takes the TAC of the majority class of its subsamples (a
+// label image); with partial_volume, the mean of its subsamples' TACs (every 0.5 mm), so a voxel on
+// a boundary mixes both sides and a moved head changes voxel values continuously, as in a scanner.
 //
 // Noise: a voxel with true decay-corrected frame mean y in a frame of duration D minutes and
 // frame-average decay factor F (FrameTable::decay_factor) gets Gaussian noise of variance
@@ -28,6 +32,7 @@ struct SimulationOptions {
   double voxel_mm = 2.0;        // PET voxel size (isotropic), mm
   double psf_fwhm_mm = 2.5;     // Gaussian PSF FWHM, mm; 0 = none
   double noise = 0.0;           // noise level (see above); 0 = noiseless
+  bool partial_volume = false;  // voxel = mean of its subsamples' activity (see above), not the majority class
   bool decay_corrected = true;  // store decay-corrected values
   bool motion = false;
   MotionOptions motion_options;
@@ -81,5 +86,7 @@ void validate_options(const SimulationOptions& options, const FrameTable& frames
 
 // Subsamples per axis used to resample the 1 mm classes onto a grid of voxel_mm.
 int class_subsamples(double voxel_mm);
+// Subsamples per axis of the partial-volume rendering (every 0.5 mm, 2..8).
+int partial_volume_subsamples(double voxel_mm);
 
 }  // namespace petpipe::phantom

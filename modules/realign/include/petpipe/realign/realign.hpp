@@ -1,6 +1,7 @@
 #pragma once
 // Rigid frame-to-frame motion realignment of dynamic PET (after SPM realign: two passes, first every
-// frame to a reference frame, then every frame to the mean of the realigned frames).
+// frame to a reference frame, then every frame to the realigned series: its mean, then each frame's
+// prediction from the other frames).
 //
 // PARAMETER CONVENTION (also written into the _motion.json sidecar)
 //   Each frame f has a rigid transform T_f that maps points of the reference space to points of frame
@@ -16,9 +17,11 @@
 //   Framewise displacement (Power et al. 2012): FD_f = |dtx|+|dty|+|dtz| + 50 mm * (|drx|+|dry|+|drz|)
 //   with the differences taken to the previous frame and angles in radians; FD of the first frame is 0.
 //
-// The reference space is that of the reference frame; after the second pass it is the space of the
-// mean of the realigned frames, which is the reference frame's space up to the averaged first-pass
-// error, so the reference frame's own row may differ slightly from zero (as in SPM).
+// The reference space is that of the reference frame: after the model-target rounds of the second
+// pass the reference frame's own transform is the identity. With refine_target = mean (or a single
+// round) it is the space of the mean of the realigned frames, which is the reference frame's space up
+// to the averaged first-pass error, so the reference frame's own row may differ slightly from zero
+// (as in SPM).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +37,7 @@ enum class Metric {
   mattes        // Mattes mutual information, 32 histogram bins (MattesMutualInformationImageToImageMetricv4)
 };
 enum class Interpolation { linear, bspline };  // B-spline: cubic
+enum class RefineTarget { mean, model };      // see Options::refine_target
 enum class ExcludedPolicy {
   nearest,  // an excluded frame takes the transform of the estimated frame nearest in mid-time
   identity  // an excluded frame is not moved
@@ -59,8 +63,15 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 2;                // the second pass is repeated with the mean rebuilt from its
-                                        // result this many times in all (1..5)
+  int refine_passes = 4;                // rounds of the second pass in all (1..5), each starting from the
+                                        // previous one's result with its targets rebuilt
+  // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
+  // (SPM). model: the frame as predicted from the OTHER realigned frames by a low-rank temporal model
+  // (refine_components principal components of the realigned frames, leave-one-out), so that every
+  // frame is matched to an image with its own tracer distribution. The first round of the second
+  // pass always uses the mean; the model serves the later rounds (refine_passes >= 2).
+  RefineTarget refine_target = RefineTarget::model;
+  int refine_components = 3;            // 1..8, fewer than the estimated frames
   std::size_t refine_max_samples = 50000;  // points of the second pass, drawn (jittered within their voxels)
                                           // from a head mask: the reference frame's smoothed image above 5 %
                                           // of its 99.5th percentile, dilated by 3 voxels
