@@ -277,17 +277,18 @@ Command realign_command() {
       "registers every frame to the realigned series. Frames "
       "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
       "metric is Mattes mutual information on a random 25 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid. The second pass (--refine-passes, default 4 rounds) uses the block-averaged frames "
+      "two-level pyramid. The second pass (--refine-passes, default 3 rounds) uses the block-averaged frames "
       "without further smoothing (--refine-fwhm) and 50000 points (--refine-samples) drawn inside the head, "
-      "which the reference frame's smoothed image outlines. Its first round registers every frame to the "
-      "duration-weighted mean of the realigned frames (as SPM realign does); the later rounds "
-      "(--refine-target model, the default) register every frame to its prediction from the OTHER realigned "
-      "frames by a low-rank temporal model (up to --refine-components principal components, leave-one-out), "
-      "an image with the frame's own tracer distribution, and then re-express the series in the reference "
-      "frame's space (its transform is the identity). A tracer distribution that changes over the scan "
-      "biases registration to a mean image or to a heavily smoothed image; these choices and the metric "
-      "(against normalized correlation) are measured in docs/MODULE_VALIDATION.md. --refine-target mean "
-      "keeps the SPM-style mean target for every round. Registrations of different frames run in parallel "
+      "which the reference frame's smoothed image outlines. With --refine-target model (the default) its "
+      "first round registers every frame to the reference frame, and the later rounds register every frame "
+      "to its prediction from the OTHER realigned frames by a low-rank temporal model (up to "
+      "--refine-components principal components, leave-one-out): an image with the frame's own tracer "
+      "distribution. The series is then expressed in the reference frame's space (its transform is the "
+      "identity). With --refine-target mean every round registers every frame to the duration-weighted mean "
+      "of the realigned frames, as SPM realign does. A tracer distribution that changes over the scan biases "
+      "registration to a mean image or to a heavily smoothed image; these choices and the metric (against "
+      "normalized correlation) are measured in docs/MODULE_VALIDATION.md. Registrations of different frames "
+      "run in parallel "
       "(--threads).\n\n"
       "Frames numbers are 1-based, as `petpipe info` lists them. The reference frame (--ref-frame) defaults "
       "to the highest-count frame (mean activity x duration x decay factor) among the frames in the last "
@@ -338,7 +339,7 @@ Command realign_command() {
         ("single-pass", "skip the second pass (registration to the mean)")
         ("sampling", po::value<double>()->default_value(0.25), "fraction of estimation voxels sampled (0,1]")
         ("refine-passes", po::value<int>()->default_value(realign::Options{}.refine_passes),
-         "second pass: rounds (1..5); the first goes to the mean, the later ones to the --refine-target")
+         "second pass: rounds (1..5), each from the previous one's result with rebuilt targets")
         ("refine-fwhm", po::value<double>()->default_value(realign::Options{}.refine_fwhm_mm),
          "second pass: smoothing of its images (FWHM, mm; 0 = none, < 0 = --fwhm)")
         ("refine-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.refine_max_samples)),

@@ -529,9 +529,11 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   run_pass([&](std::size_t) -> const Image3D& { return est[ref]; }, est, todo, rs, "realign: pass 1");
   for (auto f : todo) res.frames[f].status = "estimated";
 
-  // Pass 2 (repeated refine_passes times): to the duration-weighted mean of the realigned estimation
-  // images, on the finer images (refine_fwhm_mm), one resolution level, every voxel up to
-  // refine_max_samples, starting from the previous pass. The heavy smoothing of the first pass gives
+  // Pass 2 (refine_passes rounds) on the finer images (refine_fwhm_mm), one resolution level, every
+  // voxel up to refine_max_samples, each round starting from the previous one. Targets: with
+  // refine_target = model, the reference frame in the first round and each frame's leave-one-out
+  // prediction from the other frames in the later ones; with refine_target = mean, the
+  // duration-weighted mean of the realigned frames in every round. The heavy smoothing of the first pass gives
   // capture range; it also biases the optimum when the tracer distribution changes
   // between frames (edges of regions whose contrast changes are blurred into each other), which the
   // finer second pass removes (measured: docs/MODULE_VALIDATION.md).
@@ -551,9 +553,11 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   if (refine && o.refine_target == RefineTarget::model && !use_model)
     warn(petpipe::detail::concat("realign: ", todo.size() + 1, " estimated frames are too few for a ", o.refine_components,
                                  "-component model target; the second pass uses the mean image"));
-  // With the model target the first round still goes to the mean: the model predicts a frame from
-  // its neighbours in time, so a drift that the first pass left in a run of neighbouring frames would
-  // persist in their targets; the mean removes most of it first (measured: docs/MODULE_VALIDATION.md).
+  // With the model target the first round goes to the reference frame itself, unsmoothed: the model
+  // predicts a frame from its neighbours in time, so a drift that the first pass's smoothing left in a
+  // run of neighbouring frames would persist in their targets; a direct registration at full
+  // resolution removes most of it first (measured against the mean as first target:
+  // docs/MODULE_VALIDATION.md).
   const int model_first_round = 1;
   for (int round = 0; refine && round < o.refine_passes; ++round) {
     std::vector<std::size_t> all = todo;
@@ -563,7 +567,9 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     for (auto f : all) durations.push_back(pet.frames.duration_s[f]);
     std::vector<Image3D> targets;  // one per frame of `all` (model) or one (mean)
     const bool model_round = use_model && round >= model_first_round;
-    if (model_round) {
+    if (use_model && !model_round) {
+      targets.push_back(fine[ref]);  // the reference frame, unsmoothed (its transform is the identity)
+    } else if (model_round) {
       targets.reserve(all.size());
       for (auto f : all) {
         targets.emplace_back(fine[f].geom, 0.0f);

@@ -1,7 +1,7 @@
 #pragma once
 // Rigid frame-to-frame motion realignment of dynamic PET (after SPM realign: two passes, first every
-// frame to a reference frame, then every frame to the realigned series: its mean, then each frame's
-// prediction from the other frames).
+// frame to a reference frame, then, unsmoothed, to the reference frame again and to each frame's
+// prediction from the other realigned frames; or, as SPM, to the mean of the realigned frames).
 //
 // PARAMETER CONVENTION (also written into the _motion.json sidecar)
 //   Each frame f has a rigid transform T_f that maps points of the reference space to points of frame
@@ -63,13 +63,13 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 4;                // rounds of the second pass in all (1..5), each starting from the
+  int refine_passes = 3;                // rounds of the second pass in all (1..5), each starting from the
                                         // previous one's result with its targets rebuilt
   // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
-  // (SPM). model: the frame as predicted from the OTHER realigned frames by a low-rank temporal model
-  // (refine_components principal components of the realigned frames, leave-one-out), so that every
-  // frame is matched to an image with its own tracer distribution. The first round of the second
-  // pass always uses the mean; the model serves the later rounds (refine_passes >= 2).
+  // (SPM), every round. model: the reference frame (unsmoothed) in the first round, then the frame as
+  // predicted from the OTHER realigned frames by a low-rank temporal model (up to refine_components
+  // principal components of the realigned frames, leave-one-out), so that every frame is matched to
+  // an image with its own tracer distribution (refine_passes >= 2).
   RefineTarget refine_target = RefineTarget::model;
   int refine_components = 3;            // 1..8, fewer than the estimated frames
   std::size_t refine_max_samples = 50000;  // points of the second pass, drawn (jittered within their voxels)
