@@ -276,8 +276,8 @@ Command realign_command() {
       "one position: a first pass registers every frame to a reference frame, a second pass (repeated) "
       "registers every frame to the realigned series. Frames "
       "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
-      "metric is Mattes mutual information on a random 25 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid. The second pass (--refine-passes, default 3 rounds) uses the block-averaged frames "
+      "metric is Mattes mutual information on a random 10 % of the voxels (at most 50000 points) with a "
+      "two-level pyramid. The second pass (--refine-passes, default 2 rounds) uses the block-averaged frames "
       "without further smoothing (--refine-fwhm) and 50000 points (--refine-samples) drawn inside the head, "
       "which the reference frame's smoothed image outlines. With --refine-target model (the default) its "
       "first round registers every frame to the reference frame, and the later rounds register every frame "
@@ -337,7 +337,7 @@ Command realign_command() {
          "near-empty frame: mean below this fraction of the largest frame mean")
         ("metric", po::value<std::string>()->default_value("mattes"), "mattes (mutual information) or correlation")
         ("single-pass", "skip the second pass (registration to the mean)")
-        ("sampling", po::value<double>()->default_value(0.25), "fraction of estimation voxels sampled (0,1]")
+        ("sampling", po::value<double>()->default_value(realign::Options{}.sampling_fraction), "fraction of estimation voxels sampled (0,1]")
         ("refine-passes", po::value<int>()->default_value(realign::Options{}.refine_passes),
          "second pass: rounds (1..5), each from the previous one's result with rebuilt targets")
         ("refine-fwhm", po::value<double>()->default_value(realign::Options{}.refine_fwhm_mm),

@@ -63,7 +63,7 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 3;                // rounds of the second pass in all (1..5), each starting from the
+  int refine_passes = 2;                // rounds of the second pass in all (1..5), each starting from the
                                         // previous one's result with its targets rebuilt
   // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
   // (SPM), every round. model: the reference frame (unsmoothed) in the first round, then the frame as
@@ -76,7 +76,7 @@ struct Options {
                                           // from a head mask: the reference frame's smoothed image above 5 %
                                           // of its 99.5th percentile, dilated by 3 voxels
   int levels = 2;                       // multi-resolution levels (shrink 2^(levels-1) ... 1)
-  double sampling_fraction = 0.25;      // fraction of estimation voxels sampled by the metric (0,1]
+  double sampling_fraction = 0.1;       // fraction of estimation voxels sampled by the metric (0,1]
   std::size_t max_samples = 50000;      // ... but at most this many points per level
   int max_iterations = 200;             // per level
   double min_step_mm = 0.005;           // optimiser stops when its step falls below this (mm-equivalent)
