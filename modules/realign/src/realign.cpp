@@ -150,8 +150,9 @@ std::vector<unsigned char> head_mask(const Image3D& smoothed, double fraction, i
 // evaluated at k (leave-one-out: y_k - (y_k - yhat_k) / (1 - h_kk)), so a frame's own position and noise
 // do not enter its target. A frame that the basis cannot predict from the others (leverage h_kk > 0.9,
 // e.g. a lone early frame) gets the duration-weighted mean of the others instead.
+// frame_numbers (1-based) only label the debug log.
 void model_targets(std::vector<Image3D>& images, const std::vector<double>& durations,
-                   const std::vector<unsigned char>& mask, int components) {
+                   const std::vector<unsigned char>& mask, int components, const std::vector<std::size_t>& frame_numbers) {
   const std::size_t nf = images.size();
   const std::size_t nvox = images.front().data.size();
   std::vector<double> s(nf);
@@ -202,7 +203,7 @@ void model_targets(std::vector<Image3D>& images, const std::vector<double>& dura
       for (std::size_t g = 0; g < nf; ++g)
         if (g != k) a(ki, static_cast<Eigen::Index>(g)) = h(ki, static_cast<Eigen::Index>(g)) * s[g] / (s[k] * (1.0 - hkk));
     }
-    log::debug("realign: model target ", k, ": leverage ", hkk);
+    log::debug("realign: model target of frame ", frame_numbers[k], ": leverage ", hkk, hkk > 0.9 ? " (mean of the others)" : "");
   }
   parallel_for(nvox, [&](std::size_t v0, std::size_t v1) {
     std::vector<double> y(nf);
@@ -576,7 +577,9 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         detail::reslice_volume(fine[f].data.data(), targets.back().data.data(), fine[f].geom, to_params(res.frames[f]),
                                res.center_lps, Interpolation::linear, thread_count());
       }
-      model_targets(targets, durations, refine_mask, o.refine_components);
+      std::vector<std::size_t> numbers;
+      for (auto f : all) numbers.push_back(f + 1);
+      model_targets(targets, durations, refine_mask, o.refine_components, numbers);
     } else {
       Image3D mean(fine[ref].geom, 0.0f);
       std::vector<float> buffer(mean.data.size());
