@@ -287,6 +287,10 @@ int run_normalize(const po::variables_map& vm) {
   const LabelImage aal = read_labels(atlas.labels_image);
   const nz::Transform pet_to_mni = st.pet_to_mni();
   const LabelImage native_labels = nz::resample_nearest(aal, pet_mean.geom, pet_to_mni);
+  // The same labels on a sub-voxel grid, for partial-volume ROI weights (petpipe roi --fractional).
+  const LabelImage subvoxel_labels = with_context(pet_path.string(), [&] {
+    return nz::resample_nearest_subvoxel(aal, native_labels, pet_to_mni);
+  });
   const Image3D template_in_t1 = nz::resample_linear(tpl, t1.geom, st.t1_to_mni());
 
   nz::ReferenceResult rr;
@@ -342,6 +346,7 @@ int run_normalize(const po::variables_map& vm) {
   write_image(out / (tstem + "_desc-template_T1w.nii.gz"), template_in_t1);
   if (dynamic) write_image(out / (stem + "_desc-mean_pet.nii.gz"), pet_mean);
   write_labels(out / (stem + "_seg-AAL_dseg.nii.gz"), native_labels);
+  write_labels(out / (stem + "_seg-AAL_desc-subvoxel_dseg.nii.gz"), subvoxel_labels);
   nlohmann::json summary;
   if (ref) {
     write_mask(out / (stem + "_desc-" + ref->name + "_mask.nii.gz"), rr.mask);

@@ -41,6 +41,11 @@ nlohmann::json regions_json(const roi::Atlas& atlas, const roi::RoiSet& rois) {
   for (std::size_t r = 0; r < rois.size(); ++r) {
     const roi::Region& reg = atlas.region(rois.names[r]);
     nlohmann::json j{{"Name", reg.name}, {"Labels", reg.label_names}, {"GridVoxels", rois.voxels[r].size()}};
+    if (r < rois.weights.size() && !rois.weights[r].empty()) {
+      double w = 0.0;
+      for (float x : rois.weights[r]) w += x;
+      j["WeightedVoxels"] = w;  // sum of the partial-volume weights
+    }
     if (!reg.description.empty()) j["Description"] = reg.description;
     if (!rois.notes[r].empty()) j["Note"] = rois.notes[r];
     a.push_back(j);
@@ -80,8 +85,12 @@ int run_roi(const po::variables_map& vm) {
     labels_path = vm["labels"].as<std::string>();
     options.space = roi::LabelSpace::native;
   }
+  options.fractional = vm.count("fractional") > 0;
   const LabelImage labels = with_context(labels_path.string(), [&] { return read_labels(labels_path); });
   const std::string space_name = options.space == roi::LabelSpace::atlas ? atlas.space : "native (" + labels_path.string() + ")";
+  const std::string resampling =
+      options.fractional ? "fractional: each image voxel weighted by the volume fraction its label voxels cover"
+                         : "nearest neighbour on physical coordinates";
 
   std::optional<Participants> participants;
   if (participants_path) participants = read_participants(*participants_path);
@@ -94,13 +103,13 @@ int run_roi(const po::variables_map& vm) {
   prov.configuration = {{"roi",
                          {{"atlas", atlas.name},
                           {"label_space", options.space == roi::LabelSpace::atlas ? "atlas" : "native"},
-                          {"label_resampling", "nearest neighbour on physical coordinates"},
+                          {"label_resampling", resampling},
                           {"regions", options.regions},
                           {"statistic", stat_name}}}};
   nlohmann::json sidecar = nlohmann::json::object();
   sidecar["Atlas"] = atlas.name;
   sidecar["Space"] = space_name;
-  sidecar["LabelResampling"] = "nearest neighbour on physical coordinates";
+  sidecar["LabelResampling"] = resampling;
 
   auto rois_for = [&](const fs::path& in, const Geometry& g, std::optional<roi::RoiSet>& cache) -> const roi::RoiSet& {
     if (!cache || !cache->geom.same_grid(g))
@@ -122,7 +131,9 @@ int run_roi(const po::variables_map& vm) {
       nlohmann::json cols{{"frame_start", {{"Description", "frame start after injection"}, {"Units", "s"}}},
                           {"frame_end", {{"Description", "frame end after injection"}, {"Units", "s"}}}};
       for (std::size_t r = 0; r < rois.size(); ++r)
-        cols[rois.names[r]] = {{"Description", "mean activity of the finite ROI voxels"},
+        cols[rois.names[r]] = {{"Description", options.fractional ? "mean activity of the finite ROI voxels, "
+                                                                    "weighted by their volume fractions"
+                                                                  : "mean activity of the finite ROI voxels"},
                                {"Units", pet.frames.units},
                                {"Voxels", tacs.voxels[r]},
                                {"NaNVoxelFrames", tacs.nan_voxels[r]}};
@@ -203,6 +214,11 @@ Command roi_command() {
       "native-space label image with AAL values (e.g. from petpipe normalize), resampled the same way "
       "when its grid differs; ROIs cut by MNI coordinate limits (ventral_striatum, dorsal_caudate) cannot "
       "be formed there and are n/a. An image that does not overlap the labels is an error.\n\n"
+      "--fractional takes labels on a grid finer than the image (e.g. the _desc-subvoxel_dseg of petpipe "
+      "normalize, the PET grid divided 2 or 3 times per axis) and weights every image voxel by the volume "
+      "fraction of it covered by the ROI's labels: means become weighted means, volumes the sum of the "
+      "weights. Binary ROIs change by whole voxels when the head sits differently on the grid (another "
+      "realignment reference pose); fractional ones change smoothly.\n\n"
       "NaN voxels of the map are excluded and counted (nan_voxels). An ROI with no usable voxel is "
       "written n/a with a warning, never 0. Every table gets a JSON sidecar with the provenance, the "
       "column descriptions and the regions' labels and voxel counts.";
@@ -212,6 +228,9 @@ Command roi_command() {
       {"petpipe roi --in sub-01_pet.nii.gz --labels sub-01_space-pet_seg-AAL_dseg.nii.gz "
        "--rois amygdala thalamus occipital --out sub-01_seg-AAL_tacs.tsv",
        "Regional TACs in native PET space from labels brought in by petpipe normalize."},
+      {"petpipe roi --in sub-01_desc-mc_pet.nii.gz --labels sub-01_seg-AAL_desc-subvoxel_dseg.nii.gz "
+       "--fractional --out sub-01_seg-AAL_tacs.tsv",
+       "The same with partial-volume (fractional) ROI weights from the sub-voxel labels."},
       {"petpipe roi --in derivatives/sub-*/sub-*_desc-sm8_meas-BPND_mimap.nii.gz --participants "
        "participants.tsv --rois amygdala,caudate,putamen --out group_roi_long.tsv",
        "The group long table with group and covariates, for petpipe glm --roi-table."}};
@@ -224,6 +243,7 @@ Command roi_command() {
         ("out,o", po::value<std::string>(), "output table (.tsv); a .json sidecar is written beside it")
         ("atlas", po::value<std::string>()->default_value("aal"), "atlas name or definition file")
         ("labels", po::value<std::string>(), "native-space label image (atlas label values) in the image's space")
+        ("fractional", "weight image voxels by the volume fraction their (finer) labels cover")
         ("rois", po::value<std::vector<std::string>>()->multitoken(),
          "ROI names (space or comma separated; default: all analysis ROIs, bilateral, _L and _R)")
         ("participants", po::value<std::string>(), "participants.tsv: adds its columns to the group long table")

@@ -52,7 +52,8 @@ json default_config() {
       "atlas": "aal",
       "regions": ["amygdala", "hippocampus", "ventral_striatum", "dorsal_caudate", "thalamus", "insula",
                   "ofc", "acc", "mcc", "pcc"],
-      "regional_fits": true
+      "regional_fits": true,
+      "native_weights": "fractional"
     },
     "report": {
       "enabled": true
@@ -134,6 +135,10 @@ json effective_config(const std::string& tracer, const json& user, const std::st
   json cfg = merge_config(default_config(), tracer_preset(t), "preset " + t);
   cfg = merge_config(cfg, user, source);
   cfg["tracer"] = canonical_tracer(t);
+  // Values used by in-process stages (the subcommands check their own options).
+  const std::string w = cfg["roi"]["native_weights"].get<std::string>();
+  if (w != "fractional" && w != "nearest")
+    throw make_error(source, ": \"roi.native_weights\" is \"", w, "\" (expected fractional or nearest)");
   return cfg;
 }
 

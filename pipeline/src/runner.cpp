@@ -133,6 +133,7 @@ ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const json&
   const std::string sub_ses = "sub-" + scan.subject + (scan.session.empty() ? "" : "_ses-" + scan.session);
   p.ref_mask = p.norm_dir / bids::derivative_name(src, {{"desc", p.reference}}, "mask", ".nii.gz");
   p.dseg = p.norm_dir / bids::derivative_name(src, {{"seg", "AAL"}}, "dseg", ".nii.gz");
+  p.dseg_subvoxel = p.norm_dir / bids::derivative_name(src, {{"seg", "AAL"}, {"desc", "subvoxel"}}, "dseg", ".nii.gz");
   p.pet_in_t1 = p.norm_dir / bids::derivative_name(src, {{"space", "T1w"}, {"desc", "mean"}}, "pet", ".nii.gz");
   p.t1_mni = p.norm_dir / (sub_ses + "_space-MNIColin27_T1w.nii.gz");
   p.t1_coreg = p.norm_dir / (sub_ses + "_desc-coreg_T1w.nii.gz");
@@ -322,12 +323,20 @@ std::vector<double> tac_column(const Table& t, const fs::path& file) {
   throw make_error(file.string(), ": no value column");
 }
 
-// Regional TACs in PET space (petpipe roi on the realigned PET with the native AAL labels) plus the
-// reference TAC as a "reference" column.
+// roi.native_weights is checked by effective_config (fractional or nearest).
+bool native_weights_fractional(const json& cfg) { return cfg["roi"]["native_weights"].get<std::string>() == "fractional"; }
+
+// Regional TACs in PET space (petpipe roi on the realigned PET with the native AAL labels: fractional
+// weights from the sub-voxel labels, or the nearest-neighbour labels) plus the reference TAC as a
+// "reference" column.
 void regional_tacs_stage(const ScanPaths& p, const json& cfg, const std::vector<std::string>& regions) {
   const fs::path tmp = p.state_dir / "roi_tacs.tsv";
+  const bool fractional = native_weights_fractional(cfg);
   std::vector<std::string> args{"roi", "--in", p.mc.string(), "--atlas", cfg["roi"]["atlas"].get<std::string>(),
-                                "--labels", p.dseg.string(), "--out", tmp.string(), "--force", "--rois"};
+                                "--labels", (fractional ? p.dseg_subvoxel : p.dseg).string(), "--out", tmp.string(),
+                                "--force"};
+  if (fractional) args.push_back("--fractional");
+  args.push_back("--rois");
   args.insert(args.end(), regions.begin(), regions.end());
   cli::run_in_process(args);
   Table t = read_tsv(tmp);
@@ -459,7 +468,7 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     if (cfg["reference"]["gm_mask"].get<bool>()) s.args.push_back("--gm-mask");
     s.inputs = {p.mean, p.t1, atlas.definition_file};
     s.outputs = p.transforms;
-    s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.t1_coreg, p.dseg, p.ref_mask});
+    s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.t1_coreg, p.dseg, p.dseg_subvoxel, p.ref_mask});
     stages.push_back(s);
   }
   const json& sc = cfg["srtm"];
@@ -512,9 +521,11 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
   {
     Stage s;
     s.name = "tacs";
-    s.parameters = {{"regions", native_regions}, {"atlas", atlas_name}};
+    const bool fractional = native_weights_fractional(cfg);
+    s.parameters = {{"regions", native_regions}, {"atlas", atlas_name},
+                    {"native_weights", cfg["roi"]["native_weights"]}};
     s.body = [p, cfg, native_regions] { regional_tacs_stage(p, cfg, native_regions); };
-    s.inputs = {p.mc, p.mc_json, p.dseg, p.ref_tac, atlas.definition_file};
+    s.inputs = {p.mc, p.mc_json, fractional ? p.dseg_subvoxel : p.dseg, p.ref_tac, atlas.definition_file};
     s.outputs = {p.tacs};
     stages.push_back(s);
   }

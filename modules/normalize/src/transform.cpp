@@ -229,6 +229,45 @@ Geometry regrid(const Geometry& g, double spacing) {
   return out;
 }
 
+Geometry subvoxel_grid(const Geometry& g, int s, const std::array<std::size_t, 3>& lo,
+                       const std::array<std::size_t, 3>& hi) {
+  if (s < 1) throw make_error("sub-voxel grid: subdivision must be at least 1 (got ", s, ")");
+  for (int a = 0; a < 3; ++a)
+    if (lo[a] > hi[a] || hi[a] >= g.size[a])
+      throw make_error("sub-voxel grid: voxel box ", lo[a], "..", hi[a], " on axis ", a, " is outside 0..",
+                       g.size[a] - 1);
+  Geometry out = g;
+  Vec3 first{};
+  for (int a = 0; a < 3; ++a) {
+    out.size[a] = (hi[a] - lo[a] + 1) * std::size_t(s);
+    out.spacing[a] = g.spacing[a] / s;
+    first[a] = double(lo[a]) - 0.5 + 0.5 / s;
+  }
+  out.origin = g.index_to_point(first);
+  return out;
+}
+
+LabelImage resample_nearest_subvoxel(const LabelImage& source, const LabelImage& coarse, const Transform& t) {
+  const Geometry& g = coarse.geom;
+  std::array<std::size_t, 3> lo{g.size[0], g.size[1], g.size[2]}, hi{0, 0, 0};
+  bool any = false;
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i) {
+        if (coarse.data[g.linear_index(i, j, k)] == 0) continue;
+        any = true;
+        const std::array<std::size_t, 3> idx{i, j, k};
+        for (int a = 0; a < 3; ++a) {
+          lo[a] = std::min(lo[a], idx[a] > 0 ? idx[a] - 1 : 0);
+          hi[a] = std::max(hi[a], std::min(idx[a] + 1, g.size[a] - 1));
+        }
+      }
+  if (!any) throw Error("no atlas label falls inside the image (check the transforms)");
+  const double largest = std::max({g.spacing[0], g.spacing[1], g.spacing[2]});
+  const int s = std::clamp(int(std::ceil(largest - 1e-6)), 2, 4);
+  return resample_nearest(source, subvoxel_grid(g, s, lo, hi), t);
+}
+
 // ------------------------------------------------------------------------------------ smoothing
 namespace detail {
 

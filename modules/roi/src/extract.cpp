@@ -97,9 +97,15 @@ RoiSet make_rois(const Atlas& atlas, const LabelImage& labels, const Geometry& g
 
   RoiSet set;
   set.geom = grid;
+  const bool fractional = options.fractional && !labels.geom.same_grid(grid);
+  if (labels.data.size() != labels.geom.voxel_count())
+    throw make_error("label image has ", labels.data.size(), " values for ", labels.geom.voxel_count(), " voxels");
+  if (fractional && labels.geom.voxel_volume_mm3() > grid.voxel_volume_mm3() * (1.0 + 1e-6))
+    throw make_error("fractional ROIs need labels on a grid at least as fine as the image's (label voxel ",
+                     labels.geom.voxel_volume_mm3(), " mm^3, image voxel ", grid.voxel_volume_mm3(), " mm^3)");
   LabelImage resampled;
   const LabelImage* on_grid = &labels;
-  if (!labels.geom.same_grid(grid)) {
+  if (!fractional && !labels.geom.same_grid(grid)) {
     ResampledLabels r = resample_labels_nearest(labels, grid);
     set.labelled_volume_ratio = r.labelled_volume_ratio;
     resampled = std::move(r.labels);
@@ -107,8 +113,6 @@ RoiSet make_rois(const Atlas& atlas, const LabelImage& labels, const Geometry& g
     if (options.space == LabelSpace::atlas && r.labelled_volume_ratio < options.min_volume_ratio)
       log::warn("the image covers only ", std::round(r.labelled_volume_ratio * 1000) / 10,
                 " % of the labelled atlas volume; are the image and the atlas in the same space?");
-  } else if (labels.data.size() != grid.voxel_count()) {
-    throw make_error("label image has ", labels.data.size(), " values for ", grid.voxel_count(), " voxels");
   }
 
   // label value -> regions using it
@@ -116,6 +120,7 @@ RoiSet make_rois(const Atlas& atlas, const LabelImage& labels, const Geometry& g
   std::vector<bool> usable(regions.size(), true);
   set.names.resize(regions.size());
   set.voxels.resize(regions.size());
+  set.weights.resize(regions.size());
   set.notes.resize(regions.size());
   bool any_limits = false;
   for (std::size_t r = 0; r < regions.size(); ++r) {
@@ -129,21 +134,65 @@ RoiSet make_rois(const Atlas& atlas, const LabelImage& labels, const Geometry& g
     for (int v : std::set<int>(regions[r]->label_values.begin(), regions[r]->label_values.end()))
       users[v].push_back(r);
   }
-  const auto& d = on_grid->data;
-  for (std::size_t k = 0; k < grid.size[2]; ++k)
-    for (std::size_t j = 0; j < grid.size[1]; ++j)
-      for (std::size_t i = 0; i < grid.size[0]; ++i) {
-        const std::size_t idx = grid.linear_index(i, j, k);
-        if (d[idx] == 0) continue;
-        const auto it = users.find(d[idx]);
-        if (it == users.end()) continue;
-        Vec3 ras{};
-        if (any_limits) ras = to_ras(grid.index_to_point({double(i), double(j), double(k)}));
-        for (std::size_t r : it->second) {
-          if (!regions[r]->limits.empty() && !regions[r]->limits.contains(ras)) continue;
-          set.voxels[r].push_back(idx);
+  if (fractional) {
+    // Every label voxel goes to the image voxel containing its centre; coordinate limits apply to the
+    // label voxel's own position.
+    const Geometry& lg = labels.geom;
+    std::vector<std::unordered_map<std::size_t, std::uint32_t>> counts(regions.size());
+    std::size_t labelled = 0, labelled_inside = 0;
+    const long n0 = long(grid.size[0]), n1 = long(grid.size[1]), n2 = long(grid.size[2]);
+    for (std::size_t k = 0; k < lg.size[2]; ++k)
+      for (std::size_t j = 0; j < lg.size[1]; ++j)
+        for (std::size_t i = 0; i < lg.size[0]; ++i) {
+          const std::int32_t value = labels.data[lg.linear_index(i, j, k)];
+          if (value == 0) continue;
+          ++labelled;
+          const Vec3 p = lg.index_to_point({double(i), double(j), double(k)});
+          const Vec3 q = grid.point_to_index(p);
+          const long a = long(std::floor(q[0] + 0.5)), b = long(std::floor(q[1] + 0.5)),
+                     c = long(std::floor(q[2] + 0.5));
+          if (a < 0 || b < 0 || c < 0 || a >= n0 || b >= n1 || c >= n2) continue;
+          ++labelled_inside;
+          const auto it = users.find(value);
+          if (it == users.end()) continue;
+          const Vec3 ras = any_limits ? to_ras(p) : Vec3{};
+          const std::size_t idx = grid.linear_index(std::size_t(a), std::size_t(b), std::size_t(c));
+          for (std::size_t r : it->second)
+            if (regions[r]->limits.empty() || regions[r]->limits.contains(ras)) ++counts[r][idx];
         }
+    if (labelled_inside == 0)
+      throw make_error("no labelled voxel of the label image ", extent_ras(lg), " falls inside the image ",
+                       extent_ras(grid), ": image and labels are not in the same space");
+    set.labelled_volume_ratio = double(labelled_inside) / double(labelled);
+    if (set.labelled_volume_ratio < options.min_volume_ratio)
+      log::warn("the image covers only ", std::round(set.labelled_volume_ratio * 1000) / 10,
+                " % of the labelled volume of the labels");
+    const double scale = lg.voxel_volume_mm3() / grid.voxel_volume_mm3();
+    for (std::size_t r = 0; r < regions.size(); ++r) {
+      std::vector<std::pair<std::size_t, std::uint32_t>> sorted(counts[r].begin(), counts[r].end());
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& [idx, n] : sorted) {
+        set.voxels[r].push_back(idx);
+        set.weights[r].push_back(float(double(n) * scale));
       }
+    }
+  } else {
+    const auto& d = on_grid->data;
+    for (std::size_t k = 0; k < grid.size[2]; ++k)
+      for (std::size_t j = 0; j < grid.size[1]; ++j)
+        for (std::size_t i = 0; i < grid.size[0]; ++i) {
+          const std::size_t idx = grid.linear_index(i, j, k);
+          if (d[idx] == 0) continue;
+          const auto it = users.find(d[idx]);
+          if (it == users.end()) continue;
+          Vec3 ras{};
+          if (any_limits) ras = to_ras(grid.index_to_point({double(i), double(j), double(k)}));
+          for (std::size_t r : it->second) {
+            if (!regions[r]->limits.empty() && !regions[r]->limits.contains(ras)) continue;
+            set.voxels[r].push_back(idx);
+          }
+        }
+  }
   for (std::size_t r = 0; r < regions.size(); ++r) {
     if (usable[r] && set.voxels[r].empty())
       set.notes[r] = "no voxel of the region falls inside the image";
@@ -160,18 +209,25 @@ std::vector<RegionStats> region_statistics(const Image3D& map, const RoiSet& roi
   if (map.data.size() != map.geom.voxel_count()) throw make_error("map data size does not match its grid");
   const double vv = map.geom.voxel_volume_mm3();
   std::vector<RegionStats> out(rois.size());
-  std::vector<double> values;
+  std::vector<std::pair<double, double>> values;  // (value, weight)
   for (std::size_t r = 0; r < rois.size(); ++r) {
     RegionStats& s = out[r];
     s.name = rois.names[r];
     values.clear();
-    for (std::size_t idx : rois.voxels[r]) {
-      const float v = map.data[idx];
-      if (std::isfinite(v)) values.push_back(v);
+    const bool weighted = r < rois.weights.size() && !rois.weights[r].empty();
+    for (std::size_t n = 0; n < rois.voxels[r].size(); ++n) {
+      const float v = map.data[rois.voxels[r][n]];
+      if (std::isfinite(v)) values.emplace_back(v, weighted ? double(rois.weights[r][n]) : 1.0);
       else ++s.nan_voxels;
     }
     s.voxels = values.size();
-    s.volume_mm3 = double(s.voxels) * vv;
+    double wsum = 0.0, w2sum = 0.0, sum = 0.0;
+    for (const auto& [v, w] : values) {
+      wsum += w;
+      w2sum += w * w;
+      sum += w * v;
+    }
+    s.volume_mm3 = wsum * vv;
     s.volume_ml = s.volume_mm3 / 1000.0;
     if (values.empty()) {
       s.mean = s.median = s.sd = kNaN;
@@ -181,18 +237,22 @@ std::vector<RegionStats> region_statistics(const Image3D& map, const RoiSet& roi
     }
     if (s.nan_voxels > 0)
       log::debug("ROI ", s.name, ": ", s.nan_voxels, " NaN voxels excluded (", s.voxels, " used)");
-    double sum = 0.0;
-    for (double v : values) sum += v;
-    s.mean = sum / double(values.size());
+    s.mean = sum / wsum;
     double ss = 0.0;
-    for (double v : values) ss += (v - s.mean) * (v - s.mean);
-    s.sd = values.size() > 1 ? std::sqrt(ss / double(values.size() - 1)) : kNaN;
-    const std::size_t h = values.size() / 2;
-    std::nth_element(values.begin(), values.begin() + h, values.end());
-    s.median = values[h];
-    if (values.size() % 2 == 0) {
-      const double lower = *std::max_element(values.begin(), values.begin() + h);
-      s.median = 0.5 * (s.median + lower);
+    for (const auto& [v, w] : values) ss += w * (v - s.mean) * (v - s.mean);
+    // Reliability weights: sum w (x - m)^2 / (W - sum w^2 / W); n - 1 in the denominator for unit weights.
+    const double denom = wsum - w2sum / wsum;
+    s.sd = values.size() > 1 && denom > 0 ? std::sqrt(ss / denom) : kNaN;
+    std::sort(values.begin(), values.end());
+    const double half = 0.5 * wsum;
+    double cum = 0.0;
+    for (std::size_t n = 0; n < values.size(); ++n) {
+      cum += values[n].second;
+      if (cum >= half * (1.0 - 1e-12)) {
+        const bool on_boundary = std::abs(cum - half) <= 1e-9 * wsum && n + 1 < values.size();
+        s.median = on_boundary ? 0.5 * (values[n].first + values[n + 1].first) : values[n].first;
+        break;
+      }
     }
   }
   return out;
@@ -225,20 +285,21 @@ RegionalTacs regional_tacs(const DynamicImage& pet, const RoiSet& rois) {
   parallel_for(rois.size(), [&](std::size_t b, std::size_t e) {
     for (std::size_t r = b; r < e; ++r) {
       out.voxels[r] = rois.voxels[r].size();
+      const bool weighted = r < rois.weights.size() && !rois.weights[r].empty();
       for (std::size_t f = 0; f < nf; ++f) {
         const float* frame = pet.frame(f);
-        double sum = 0.0;
-        std::size_t n = 0;
-        for (std::size_t idx : rois.voxels[r]) {
-          const float v = frame[idx];
+        double sum = 0.0, wsum = 0.0;
+        for (std::size_t n = 0; n < rois.voxels[r].size(); ++n) {
+          const float v = frame[rois.voxels[r][n]];
           if (std::isfinite(v)) {
-            sum += v;
-            ++n;
+            const double w = weighted ? double(rois.weights[r][n]) : 1.0;
+            sum += w * v;
+            wsum += w;
           } else {
             ++out.nan_voxels[r];
           }
         }
-        out.values[r][f] = n ? sum / double(n) : kNaN;
+        out.values[r][f] = wsum > 0 ? sum / wsum : kNaN;
       }
     }
   });

@@ -77,7 +77,8 @@ TEST(NormalizeCli, RunsAndAppliesTransforms) {
   for (const char* f : {"transforms/pet_to_t1_rigid.txt", "transforms/t1_to_mni_affine.txt", "transforms/t1_to_mni_warp.nii.gz",
                         "transforms/t1_to_mni_inverse_warp.nii.gz", "transforms/transforms.json",
                         "t1_space-MNIColin27_T1w.nii.gz", "pet_mean_space-T1w_desc-mean_pet.nii.gz",
-                        "pet_mean_seg-AAL_dseg.nii.gz", "pet_mean_desc-occipital_mask.nii.gz", "pet_mean_normalize.json"})
+                        "pet_mean_seg-AAL_dseg.nii.gz", "pet_mean_seg-AAL_desc-subvoxel_dseg.nii.gz",
+                        "pet_mean_desc-occipital_mask.nii.gz", "pet_mean_normalize.json"})
     EXPECT_TRUE(fs::exists(d / "out" / f)) << f;
   // The recovered PET -> T1 transform agrees with the truth used to make the PET.
   const AffineMap est = read_affine(d / "out/transforms/pet_to_t1_rigid.txt");
@@ -102,6 +103,27 @@ TEST(NormalizeCli, RunsAndAppliesTransforms) {
   const LabelImage b = read_labels(d / "out/pet_mean_seg-AAL_dseg.nii.gz");
   ASSERT_TRUE(a.geom.same_grid(b.geom));
   EXPECT_EQ(a.data, b.data);
+  // The sub-voxel labels cover every labelled PET voxel with finer voxels of the same labels: each PET
+  // voxel's label is among its sub-voxels' labels, and the labelled volumes agree within 5 %.
+  {
+    const LabelImage sv = read_labels(d / "out/pet_mean_seg-AAL_desc-subvoxel_dseg.nii.gz");
+    EXPECT_LT(sv.geom.voxel_volume_mm3(), b.geom.voxel_volume_mm3() / 7.9);
+    std::size_t nb = 0, ns = 0, agree = 0;
+    for (std::size_t v = 0; v < b.data.size(); ++v) nb += b.data[v] != 0;
+    for (std::size_t v = 0; v < sv.data.size(); ++v) {
+      if (sv.data[v] == 0) continue;
+      ++ns;
+      const Vec3 q = b.geom.point_to_index(sv.geom.index_to_point(
+          {double(v % sv.geom.size[0]), double((v / sv.geom.size[0]) % sv.geom.size[1]),
+           double(v / (sv.geom.size[0] * sv.geom.size[1]))}));
+      const auto idx = b.geom.linear_index(std::size_t(std::lround(q[0])), std::size_t(std::lround(q[1])),
+                                           std::size_t(std::lround(q[2])));
+      agree += b.data[idx] == sv.data[v];
+    }
+    const double vb = double(nb) * b.geom.voxel_volume_mm3(), vs = double(ns) * sv.geom.voxel_volume_mm3();
+    EXPECT_NEAR(vs, vb, 0.05 * vb);
+    EXPECT_GT(double(agree), 0.6 * double(ns));  // the rest are boundary sub-voxels
+  }
   // --no-trim (the runner's reference.trim = false): the occipital region without the top/bottom
   // sixths, erosion and mode trimming is larger and holds the trimmed region.
   const CliRun u = run("normalize --pet-mean " + (d / "pet_mean.nii.gz").string() + " --t1 " + (d / "t1.nii.gz").string() +

@@ -113,6 +113,48 @@ TEST(NormalizeTransform, NearestAndOccupancy) {
   EXPECT_NEAR(occ2.at(1, 1, 1), 2.0 / 3.0, 1e-6);
 }
 
+TEST(NormalizeTransform, SubvoxelGridAndLabels) {
+  // The 1 mm cube labels read on the sub-voxel grid of a 3 mm grid that is aligned with them: the
+  // sub-voxel grid (s = 3) is the 1 mm grid itself over the box of labelled 3 mm voxels plus one.
+  Geometry g;
+  g.size = {12, 12, 12};
+  LabelImage lab(g, 0);
+  for (std::size_t k = 3; k < 6; ++k)
+    for (std::size_t j = 3; j < 6; ++j)
+      for (std::size_t i = 3; i < 9; ++i) lab.at(i, j, k) = 5;
+  Geometry c;
+  c.size = {4, 4, 4};
+  c.spacing = {3, 3, 3};
+  c.origin = {1, 1, 1};
+  const LabelImage coarse = resample_nearest(lab, c, Transform::identity());
+  const LabelImage sub = resample_nearest_subvoxel(lab, coarse, Transform::identity());
+  EXPECT_EQ(sub.geom.size, (std::array<std::size_t, 3>{12, 9, 9}));  // coarse voxels 0..3 x 0..2 x 0..2
+  for (int a = 0; a < 3; ++a) {
+    EXPECT_NEAR(sub.geom.spacing[a], 1.0, 1e-12);
+    EXPECT_NEAR(sub.geom.origin[a], 0.0, 1e-12);
+  }
+  for (std::size_t k = 0; k < 9; ++k)
+    for (std::size_t j = 0; j < 9; ++j)
+      for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(sub.at(i, j, k), lab.at(i, j, k)) << i << " " << j << " " << k;
+  // Even subdivision of an oblique grid: the sub-voxel centres of a voxel average to its centre.
+  Geometry o = small_grid();
+  o.direction = {0.8, -0.6, 0, 0.6, 0.8, 0, 0, 0, 1};
+  const Geometry s2 = subvoxel_grid(o, 2, {4, 5, 6}, {5, 5, 6});
+  EXPECT_EQ(s2.size, (std::array<std::size_t, 3>{4, 2, 2}));
+  Vec3 mean{0, 0, 0};
+  for (double k : {0.0, 1.0})
+    for (double j : {0.0, 1.0})
+      for (double i : {0.0, 1.0}) {
+        const Vec3 p = s2.index_to_point({i, j, k});
+        for (int a = 0; a < 3; ++a) mean[a] += p[a] / 8.0;
+      }
+  const Vec3 centre = o.index_to_point({4, 5, 6});
+  for (int a = 0; a < 3; ++a) EXPECT_NEAR(mean[a], centre[a], 1e-9);
+  EXPECT_THROW(subvoxel_grid(o, 0, {0, 0, 0}, {1, 1, 1}), petpipe::Error);
+  EXPECT_THROW(subvoxel_grid(o, 2, {0, 0, 0}, {30, 1, 1}), petpipe::Error);
+  EXPECT_THROW(resample_nearest_subvoxel(lab, LabelImage(c, 0), Transform::identity()), petpipe::Error);
+}
+
 TEST(NormalizeTransform, FieldInverseComposesToIdentity) {
   const Geometry g = small_grid();
   const DisplacementField u = smooth_field(g, 4.0);

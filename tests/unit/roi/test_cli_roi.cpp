@@ -155,3 +155,60 @@ TEST(RoiCli, BadInputFailsClearlyAndWritesNothing) {
   EXPECT_NE(r.output.find("exists"), std::string::npos) << r.output;
   fs::remove_all(d);
 }
+
+TEST(RoiCli, FractionalTacsFromFinerLabels) {
+  // A 6 mm PET image with the AAL labels (1 mm) as its "sub-voxel" labels: --fractional weights each
+  // PET voxel by the share of its 1 mm label voxels in the ROI; the TACs equal the library's.
+  const fs::path d = temp_dir("cli_fractional");
+  DynamicImage pet;
+  pet.geom = mni_grid(6.0);
+  pet.frames.start_s = {0, 60};
+  pet.frames.duration_s = {60, 120};
+  for (int f = 0; f < 2; ++f) {
+    const Image3D m = random_map(pet.geom, 40 + f);
+    pet.data.insert(pet.data.end(), m.data.begin(), m.data.end());
+  }
+  write_dynamic(d / "sub-01_pet.nii.gz", pet);
+  const auto atlas = roi::load_atlas("aal");
+  const LabelImage labels = read_labels(atlas.labels_image);
+  write_labels(d / "fine_dseg.nii.gz", labels);
+  const auto r = run_petpipe("roi --in " + (d / "sub-01_pet.nii.gz").string() + " --labels " +
+                             (d / "fine_dseg.nii.gz").string() + " --fractional --rois amygdala thalamus --out " +
+                             (d / "sub-01_seg-AAL_tacs.tsv").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  roi::RoiOptions o;
+  o.regions = {"amygdala", "thalamus"};
+  o.space = roi::LabelSpace::native;
+  o.fractional = true;
+  const DynamicImage re = read_dynamic(d / "sub-01_pet.nii.gz");
+  const auto rois = roi::make_rois(atlas, labels, re.geom, o);
+  ASSERT_FALSE(rois.weights[0].empty());
+  const auto tacs = roi::regional_tacs(re, rois);
+  o.fractional = false;
+  const auto binary = roi::regional_tacs(re, roi::make_rois(atlas, labels, re.geom, o));
+  const Table t = read_tsv(d / "sub-01_seg-AAL_tacs.tsv");
+  const auto amy = t.numeric_column("amygdala");
+  for (std::size_t f = 0; f < 2; ++f) {
+    EXPECT_NEAR(amy[f], tacs.values[0][f], 1e-6 * tacs.values[0][f]);
+    EXPECT_NE(tacs.values[0][f], binary.values[0][f]);
+  }
+  const auto j = read_json(d / "sub-01_seg-AAL_tacs.json");
+  EXPECT_NE(j.at("LabelResampling").get<std::string>().find("fractional"), std::string::npos);
+  EXPECT_GT(j.at("Regions")[0].at("WeightedVoxels").get<double>(), 0.0);
+
+  // Labels coarser than the image: a clear error naming both files, nothing written.
+  DynamicImage fine_pet = pet;
+  fine_pet.geom = mni_grid(2.0);
+  fine_pet.data.assign(fine_pet.geom.voxel_count() * 2, 1.0f);
+  write_dynamic(d / "sub-02_pet.nii.gz", fine_pet);
+  Geometry coarse = mni_grid(4.0);
+  write_labels(d / "coarse_dseg.nii.gz", roi::resample_labels_nearest(labels, coarse).labels);
+  const auto bad = run_petpipe("roi --in " + (d / "sub-02_pet.nii.gz").string() + " --labels " +
+                               (d / "coarse_dseg.nii.gz").string() + " --fractional --rois amygdala --out " +
+                               (d / "bad_tacs.tsv").string());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.output.find("coarse_dseg.nii.gz"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("at least as fine"), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(d / "bad_tacs.tsv"));
+  fs::remove_all(d);
+}

@@ -36,7 +36,7 @@ struct ScanPaths {
   fs::path state_dir; // .../.petpipe (stage records)
   std::string stem;   // sub-XX[_ses-YY]_trc-T
   fs::path mc, mc_json, mean, motion, motion_json;
-  fs::path ref_mask, dseg, brain_mask;
+  fs::path ref_mask, dseg, dseg_subvoxel, brain_mask;
   fs::path bpnd, r1, k2, k2a, rss, gridedge, ref_tac;
   fs::path mni_bpnd, mni_sm_bpnd;
   fs::path roistats, tacs, fits, kinpar;

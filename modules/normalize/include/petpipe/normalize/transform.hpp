@@ -88,6 +88,17 @@ Geometry mni_grid(double spacing_mm = 2.0, const Vec3& ras_lo = {-90, -126, -72}
                   const Vec3& ras_hi = {90, 90, 108});
 // The grid of `g` re-sampled at `spacing_mm` over the same extent (for working resolutions).
 Geometry regrid(const Geometry& g, double spacing_mm);
+// Sub-voxel grid of `g`: voxels lo..hi (inclusive, per axis) of g, each divided into s x s x s voxels
+// whose centres are the n^3 evenly spaced sub-points of the voxel (as resample_occupancy samples it),
+// same orientation. Throws for s < 1 or an empty / out-of-range box.
+Geometry subvoxel_grid(const Geometry& g, int s, const std::array<std::size_t, 3>& lo,
+                       const std::array<std::size_t, 3>& hi);
+// `source` labels by nearest neighbour on the sub-voxel grid of `coarse` (labels already resampled
+// onto the target grid): the box of labelled coarse voxels plus one voxel, each voxel divided s times
+// per axis with s = the largest voxel size in mm rounded up, 2..4 (3 mm PET -> 1 mm). Throws when
+// `coarse` has no labelled voxel.
+LabelImage resample_nearest_subvoxel(const LabelImage& source, const LabelImage& coarse,
+                                     const Transform& target_to_source);
 
 // ---- Files. An affine is written as an ITK "Insight Transform File V1.0" text
 // (AffineTransform_double_3_3, zero centre), readable by ITK, ANTs and elastix's transformix tools;

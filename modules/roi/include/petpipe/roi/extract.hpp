@@ -5,8 +5,16 @@
 // voxel takes the label at the label-image voxel nearest to its centre (index = floor(continuous index
 // + 0.5)); image voxels whose centre falls outside the label image get label 0. For the AAL atlas (1 mm,
 // 181x217x181) and the usual MNI 2 mm grid (91x109x91, origin -90 -126 -72 RAS) every 2 mm voxel
-// centre coincides with a 1 mm voxel centre, so this is exact sampling. (Fractional occupancy is not
-// used: a voxel belongs wholly to one label or to none.)
+// centre coincides with a 1 mm voxel centre, so this is exact sampling. By default a voxel belongs
+// wholly to one label or to none.
+//
+// Fractional (partial-volume) ROIs: with RoiOptions::fractional and labels on a FINER grid than the
+// image (e.g. the sub-voxel native labels of petpipe normalize, the PET grid divided 2 or 3 times per
+// axis), every image voxel is weighted by the volume fraction of it that the ROI's labels cover: each
+// label voxel is assigned to the image voxel containing its centre, and the weight is (label voxels of
+// the ROI in it) x (label voxel volume) / (image voxel volume). An ROI's mean is then the weighted mean.
+// Binary ROIs change by whole voxels when the head sits differently on the image grid (e.g. after
+// motion correction to another reference pose); fractional ones change smoothly.
 //
 // ROIs are sets of image voxels. Statistics use the finite voxels of the map inside the ROI; non-finite
 // voxels are excluded and counted. An ROI with no (finite) voxels gives NaN values (written "n/a") and a
@@ -50,12 +58,16 @@ struct RoiOptions {
                                      // analysis regions of the atlas (bilateral, then _L and _R)
   LabelSpace space = LabelSpace::atlas;
   double min_volume_ratio = 0.5;     // warn when the image covers less of the labelled atlas volume
+  bool fractional = false;           // partial-volume weights from labels on a finer grid (see top)
 };
 
 struct RoiSet {
   Geometry geom;                                 // the image grid
   std::vector<std::string> names;
   std::vector<std::vector<std::size_t>> voxels;  // linear indices on geom, ascending
+  // Per ROI, the weight of each voxel in `voxels` (volume fraction, 0 < w <= about 1); an empty vector
+  // means every voxel has weight 1 (binary ROI).
+  std::vector<std::vector<float>> weights;
   std::vector<std::string> notes;                // per ROI: why it is empty ("" when it is not)
   double labelled_volume_ratio = 1.0;            // from the resampling (1 when the grids were equal)
 
@@ -64,19 +76,24 @@ struct RoiSet {
 
 // ROIs of `atlas` on the grid `image_grid`, from `labels` (the atlas label image, or a label image
 // with atlas label values in the PET space). Labels on another grid are resampled by nearest
-// neighbour. Throws for unknown region names, for a region with MNI coordinate limits requested by
-// name in native space, and when image and labels do not overlap. Empty ROIs are kept, with a note
-// and a warning.
+// neighbour (or, with options.fractional, turned into volume fractions: the labels must then be on a
+// grid at least as fine as the image's). Throws for unknown region names, for a region with MNI
+// coordinate limits requested by name in native space, and when image and labels do not overlap.
+// Empty ROIs are kept, with a note and a warning.
 RoiSet make_rois(const Atlas& atlas, const LabelImage& labels, const Geometry& image_grid,
                  const RoiOptions& options = {});
 
 // ---- statistics --------------------------------------------------------------------------------
 
+// With fractional ROIs the statistics are weighted: volume = sum of the weights x voxel volume, mean
+// = weighted mean, median = the value at half the cumulative weight (between the two values when the
+// half falls exactly on a boundary, as for an even count), sd = SD with reliability weights (the
+// sample SD when all weights are 1).
 struct RegionStats {
   std::string name;
   std::size_t voxels = 0;      // finite voxels of the map in the ROI (those the statistics use)
   std::size_t nan_voxels = 0;  // ROI voxels excluded because the map is NaN/Inf there
-  double volume_mm3 = 0.0;     // voxels x voxel volume
+  double volume_mm3 = 0.0;     // voxels x voxel volume (fractional: weights x voxel volume)
   double volume_ml = 0.0;      // volume_mm3 / 1000
   double mean = 0.0;           // NaN when voxels == 0
   double median = 0.0;         // mean of the two middle values for an even count; NaN when empty
@@ -94,7 +111,7 @@ Table statistics_table(const std::vector<RegionStats>& stats);
 struct RegionalTacs {
   FrameTable frames;
   std::vector<std::string> names;
-  std::vector<std::vector<double>> values;  // [region][frame]: mean of the finite ROI voxels (kBq/mL)
+  std::vector<std::vector<double>> values;  // [region][frame]: (weighted) mean of the finite ROI voxels
   std::vector<std::size_t> voxels;          // ROI voxels on the grid
   std::vector<std::size_t> nan_voxels;      // voxel-frames excluded as non-finite, per region
 };
