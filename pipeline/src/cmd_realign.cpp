@@ -69,6 +69,22 @@ realign::Metric parse_metric(const std::string& s) {
   throw make_error("--metric: unknown metric \"", s, "\" (correlation or mattes)");
 }
 
+realign::Metric parse_reference_metric(const std::string& s) {
+  if (s == "lncc") return realign::Metric::lncc;
+  if (s == "correlation" || s == "nc") return realign::Metric::correlation;
+  if (s == "mattes" || s == "mi") return realign::Metric::mattes;
+  throw make_error("--reference-metric: unknown metric \"", s, "\" (lncc, mattes or correlation)");
+}
+
+std::string metric_name(realign::Metric m) {
+  switch (m) {
+    case realign::Metric::correlation: return "normalized correlation";
+    case realign::Metric::mattes: return "Mattes mutual information";
+    case realign::Metric::lncc: return "local normalized correlation";
+  }
+  return "";
+}
+
 nlohmann::json motion_sidecar(const realign::MotionResult& m, const realign::Options& o) {
   nlohmann::json j;
   auto col = [](const std::string& d, const std::string& units) {
@@ -101,7 +117,9 @@ nlohmann::json motion_sidecar(const realign::MotionResult& m, const realign::Opt
   j["ReferenceFrame"] = m.reference_frame + 1;
   j["ReferenceSpace"] = o.two_pass ? "mean of the realigned frames (second pass), built in the reference frame's space"
                                    : "reference frame";
-  j["Metric"] = o.metric == realign::Metric::correlation ? "normalized correlation" : "Mattes mutual information";
+  j["Metric"] = metric_name(o.metric);
+  if (o.two_pass && o.refine_target == realign::RefineTarget::model)
+    j["ReferenceRoundMetric"] = metric_name(o.reference_metric);
   j["SmoothingFWHM"] = o.fwhm_mm;
   j["NaNVoxels"] = m.nan_voxels;
   j["Warnings"] = m.warnings;
@@ -163,6 +181,12 @@ int run_realign(const po::variables_map& vm) {
     const int k = vm["refine-components"].as<int>();
     if (k < 1 || k > 8) throw make_error("--refine-components: 1..8 (got ", k, ")");
     o.refine_components = k;
+    o.reference_metric = parse_reference_metric(vm["reference-metric"].as<std::string>());
+    o.lncc_radius_mm = vm["lncc-radius"].as<double>();
+    if (!(o.lncc_radius_mm > 0)) throw make_error("--lncc-radius: must be > 0 mm (got ", o.lncc_radius_mm, ")");
+    const long ls = vm["lncc-samples"].as<long>();
+    if (ls < 1000) throw make_error("--lncc-samples: at least 1000 points (got ", ls, ")");
+    o.lncc_max_samples = static_cast<std::size_t>(ls);
   }
   o.seed = vm["seed"].as<std::uint32_t>();
   const std::string interp = vm["interp"].as<std::string>();
@@ -219,6 +243,9 @@ int run_realign(const po::variables_map& vm) {
   config["refine_max_samples"] = o.refine_max_samples;
   config["refine_target"] = o.refine_target == realign::RefineTarget::model ? "model" : "mean";
   config["refine_components"] = o.refine_components;
+  config["reference_metric"] = vm["reference-metric"].as<std::string>();
+  config["lncc_radius_mm"] = o.lncc_radius_mm;
+  config["lncc_max_samples"] = o.lncc_max_samples;
   config["sampling_fraction"] = o.sampling_fraction;
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;
@@ -277,14 +304,17 @@ Command realign_command() {
       "registers every frame to the realigned series. Frames "
       "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
       "metric is Mattes mutual information on a random 10 % of the voxels (at most 50000 points) with a "
-      "two-level pyramid. The second pass (--refine-passes, default 2 rounds) uses the block-averaged frames "
+      "two-level pyramid. The second pass (--refine-passes, default 3 rounds) uses the block-averaged frames "
       "without further smoothing (--refine-fwhm) and 50000 points (--refine-samples) drawn inside the head, "
       "which the reference frame's smoothed image outlines. With --refine-target model (the default) its "
       "first round registers every frame to the reference frame, and the later rounds register every frame "
       "to its prediction from the OTHER realigned frames by a low-rank temporal model (up to "
       "--refine-components principal components, leave-one-out): an image with the frame's own tracer "
       "distribution. The series is then expressed in the reference frame's space (its transform is the "
-      "identity). With --refine-target mean every round registers every frame to the duration-weighted mean "
+      "identity). The first of these rounds uses local normalized correlation (--reference-metric lncc, "
+      "windows of about 6 mm half-width, 5000 points): a region contrast that changes between the frame and "
+      "the reference frame is locally a rescaling of intensities, which it ignores, whereas a global metric "
+      "reads part of it as motion. With --refine-target mean every round registers every frame to the duration-weighted mean "
       "of the realigned frames, as SPM realign does. A tracer distribution that changes over the scan biases "
       "registration to a mean image or to a heavily smoothed image; these choices and the metric (against "
       "normalized correlation) are measured in docs/MODULE_VALIDATION.md. Registrations of different frames "
@@ -350,6 +380,13 @@ Command realign_command() {
          "the other frames by a low-rank temporal model (model)")
         ("refine-components", po::value<int>()->default_value(realign::Options{}.refine_components),
          "second pass, model target: temporal components (1..8)")
+        ("reference-metric", po::value<std::string>()->default_value("lncc"),
+         "second pass, model target: metric of the round against the reference frame (lncc: local "
+         "normalized correlation, mattes or correlation)")
+        ("lncc-radius", po::value<double>()->default_value(realign::Options{}.lncc_radius_mm),
+         "local normalized correlation: window half-width (mm, rounded to 1..3 estimation voxels)")
+        ("lncc-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.lncc_max_samples)),
+         "local normalized correlation: points per frame")
         ("seed", po::value<std::uint32_t>()->default_value(20240611), "sampling seed");
   };
   c.run = run_realign;

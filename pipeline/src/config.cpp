@@ -22,6 +22,7 @@ json default_config() {
       "excluded_policy": "nearest",
       "metric": "mattes",
       "refine_target": "model",
+      "reference_metric": "lncc",
       "interpolation": "linear"
     },
     "normalize": {

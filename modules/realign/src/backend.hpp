@@ -25,6 +25,7 @@ struct RegistrationSettings {
   // Optional sampling mask on the fixed image's grid (non-zero = sample here); when given, the
   // sample count is computed from the voxels inside it.
   const std::vector<unsigned char>* fixed_mask = nullptr;
+  int lncc_radius = 2;  // Metric::lncc: window half-width in voxels of the images
 };
 
 struct RegistrationOutput {

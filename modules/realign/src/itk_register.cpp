@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <itkCommand.h>
+#include <itkANTSNeighborhoodCorrelationImageToImageMetricv4.h>
 #include <itkCorrelationImageToImageMetricv4.h>
 #include <itkEuler3DTransform.h>
 #include <itkImage.h>
@@ -276,6 +277,14 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
 
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                   const Params& initial, const RegistrationSettings& settings) {
+  if (settings.metric == Metric::lncc) {
+    using M = itk::ANTSNeighborhoodCorrelationImageToImageMetricv4<ImageType, ImageType>;
+    auto metric = M::New();
+    M::RadiusType r;
+    r.Fill(static_cast<itk::SizeValueType>(std::max(1, settings.lncc_radius)));
+    metric->SetRadius(r);
+    return run<M>(metric, fixed, moving, center, initial, settings);
+  }
   if (settings.metric == Metric::mattes) {
     using M = itk::MattesMutualInformationImageToImageMetricv4<ImageType, ImageType>;
     auto metric = M::New();

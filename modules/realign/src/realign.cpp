@@ -306,6 +306,13 @@ void validate_options(const DynamicImage& pet, const Options& o) {
     throw make_error("realign: refine passes must be 1..5 (got ", o.refine_passes, ")");
   if (o.refine_components < 1 || o.refine_components > 8)
     throw make_error("realign: model components must be 1..8 (got ", o.refine_components, ")");
+  if (o.metric == Metric::lncc)
+    throw make_error("realign: local normalized correlation is only for the reference round of the second pass "
+                     "(reference metric), not the first pass");
+  if (!(o.lncc_radius_mm > 0) || !std::isfinite(o.lncc_radius_mm))
+    throw make_error("realign: local correlation window must be > 0 mm (got ", o.lncc_radius_mm, ")");
+  if (o.lncc_max_samples < 100)
+    throw make_error("realign: local correlation points must be >= 100 (got ", o.lncc_max_samples, ")");
   if (o.levels < 1 || o.levels > 4) throw make_error("realign: levels must be 1..4 (got ", o.levels, ")");
   if (o.max_iterations < 1) throw make_error("realign: iterations must be >= 1");
   if (o.reference_frame >= 0 && static_cast<std::size_t>(o.reference_frame) >= n)
@@ -600,6 +607,14 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     rs2.max_samples = o.refine_max_samples;
     rs2.fixed_mask = &refine_mask;
     rs2.initial_step_mm = 0.5;  // starts from the previous pass's estimate
+    if (use_model && !model_round) {
+      rs2.metric = o.reference_metric;
+      if (o.reference_metric == Metric::lncc) {
+        const auto& sp = fine[ref].geom.spacing;
+        rs2.lncc_radius = std::clamp(static_cast<int>(std::lround(o.lncc_radius_mm / std::min({sp[0], sp[1], sp[2]}))), 1, 3);
+        rs2.max_samples = std::min(o.refine_max_samples, o.lncc_max_samples);
+      }
+    }
     run_pass([&](std::size_t i) -> const Image3D& { return targets[model_round ? i : 0]; }, fine, all, rs2,
              round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)");
     if (model_round) {

@@ -112,6 +112,9 @@ TEST_F(RealignCli, WritesRealignedImageMotionTableAndMean) {
   const auto j = read_json(out / "sub-01_trc-test_motion.json");
   EXPECT_EQ(j["ReferenceFrame"].get<int>(), 3);
   EXPECT_EQ(j["tx"]["Units"].get<std::string>(), "mm");
+  EXPECT_EQ(j["Metric"].get<std::string>(), "Mattes mutual information");
+  EXPECT_EQ(j["ReferenceRoundMetric"].get<std::string>(), "local normalized correlation");
+  EXPECT_EQ(j["Configuration"]["reference_metric"].get<std::string>(), "lncc");
 
   // Existing outputs are not overwritten without --force.
   const CliResult again = run_cli("--pet " + pet_.string() + " --out " + out.string() + " --estimate-only --quiet");
@@ -155,6 +158,10 @@ TEST_F(RealignCli, BadInputsFailClearlyAndWriteNothing) {
       {"--pet " + pet_.string() + " --refine-passes 9", "refine passes must be 1..5"},
       {"--pet " + pet_.string() + " --refine-target median", "--refine-target: \"median\" is not mean or model"},
       {"--pet " + pet_.string() + " --refine-components 0", "--refine-components: 1..8"},
+      {"--pet " + pet_.string() + " --reference-metric ssd", "--reference-metric: unknown metric \"ssd\""},
+      {"--pet " + pet_.string() + " --metric lncc", "--metric: unknown metric \"lncc\""},
+      {"--pet " + pet_.string() + " --lncc-radius 0", "--lncc-radius: must be > 0 mm"},
+      {"--pet " + pet_.string() + " --lncc-samples 10", "--lncc-samples: at least 1000 points"},
   };
   for (const auto& c : cases) {
     const CliResult r = run_cli(c.args + " --out " + out.string());

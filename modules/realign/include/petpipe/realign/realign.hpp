@@ -34,7 +34,10 @@ namespace petpipe::realign {
 
 enum class Metric {
   correlation,  // normalized cross-correlation (ITK CorrelationImageToImageMetricv4)
-  mattes        // Mattes mutual information, 32 histogram bins (MattesMutualInformationImageToImageMetricv4)
+  mattes,       // Mattes mutual information, 32 histogram bins (MattesMutualInformationImageToImageMetricv4)
+  lncc          // local normalized correlation in cubic windows about each sample point
+                // (ITK ANTSNeighborhoodCorrelationImageToImageMetricv4): only for the reference round of
+                // the second pass (Options::reference_metric)
 };
 enum class Interpolation { linear, bspline };  // B-spline: cubic
 enum class RefineTarget { mean, model };      // see Options::refine_target
@@ -63,7 +66,7 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 2;                // rounds of the second pass in all (1..5), each starting from the
+  int refine_passes = 3;                // rounds of the second pass in all (1..5), each starting from the
                                         // previous one's result with its targets rebuilt
   // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
   // (SPM), every round. model: the reference frame (unsmoothed) in the first round, then the frame as
@@ -72,6 +75,14 @@ struct Options {
   // an image with its own tracer distribution (refine_passes >= 2).
   RefineTarget refine_target = RefineTarget::model;
   int refine_components = 3;            // 1..8, fewer than the estimated frames
+  // Metric of the model target's first round (every frame to the reference frame). Local normalized
+  // correlation: within a window a few millimetres wide, region contrasts that change between frames
+  // are a local rescaling of intensities, which the local correlation ignores; global metrics (mutual
+  // information, correlation) read part of such a change as motion, and the model rounds that follow
+  // correct a smooth drift so made only slowly (docs/MODULE_VALIDATION.md).
+  Metric reference_metric = Metric::lncc;
+  double lncc_radius_mm = 6.0;          // window half-width (rounded to 1..3 estimation voxels)
+  std::size_t lncc_max_samples = 5000;  // points of that round (each costs a window of voxels)
   std::size_t refine_max_samples = 50000;  // points of the second pass, drawn (jittered within their voxels)
                                           // from a head mask: the reference frame's smoothed image above 5 %
                                           // of its 99.5th percentile, dilated by 3 voxels
