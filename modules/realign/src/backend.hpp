@@ -26,6 +26,7 @@ struct RegistrationSettings {
   // sample count is computed from the voxels inside it.
   const std::vector<unsigned char>* fixed_mask = nullptr;
   int lncc_radius = 2;  // Metric::lncc: window half-width in voxels of the images
+  int extra_shrink_levels = 0;  // the finest level runs at shrink 2^extra_shrink_levels (the levels below it are skipped)
 };
 
 struct RegistrationOutput {

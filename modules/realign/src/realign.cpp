@@ -4,6 +4,8 @@
 #include "petpipe/realign/realign.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -311,6 +313,7 @@ void validate_options(const DynamicImage& pet, const Options& o) {
                      "(reference metric), not the first pass");
   if (!(o.lncc_radius_mm > 0) || !std::isfinite(o.lncc_radius_mm))
     throw make_error("realign: local correlation window must be > 0 mm (got ", o.lncc_radius_mm, ")");
+  if (!(o.lncc_min_step_mm >= 0)) throw make_error("realign: local correlation minimum step must be >= 0 mm");
   if (o.lncc_max_samples < 100)
     throw make_error("realign: local correlation points must be >= 100 (got ", o.lncc_max_samples, ")");
   if (o.levels < 1 || o.levels > 4) throw make_error("realign: levels must be 1..4 (got ", o.levels, ")");
@@ -510,6 +513,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   // target_of(i): the fixed image of frames[i].
   auto run_pass = [&](const auto& target_of, const std::vector<Image3D>& images, const std::vector<std::size_t>& frames,
                       const detail::RegistrationSettings& rs, const char* label) {
+    const auto started = std::chrono::steady_clock::now();
     Progress progress(label, frames.size());
     std::mutex mutex;
     parallel_for(frames.size(), [&](std::size_t b, std::size_t e) {
@@ -531,10 +535,20 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         progress.advance();
       }
     }, 1);
+    log::debug(label, ": ", frames.size(), " frames in ",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), " s");
   };
 
   // Pass 1: every estimated frame to the reference frame.
-  run_pass([&](std::size_t) -> const Image3D& { return est[ref]; }, est, todo, rs, "realign: pass 1");
+  // With the model target the second pass starts with a full-resolution round to the reference frame,
+  // which makes the first pass's finest level redundant: the first pass then stops one level short.
+  const bool model_second_pass = refine && o.refine_target == RefineTarget::model;
+  detail::RegistrationSettings rs1 = rs;
+  if (model_second_pass && o.first_pass_skip_finest && rs.levels >= 2) {
+    rs1.levels = rs.levels - 1;
+    rs1.extra_shrink_levels = 1;
+  }
+  run_pass([&](std::size_t) -> const Image3D& { return est[ref]; }, est, todo, rs1, "realign: pass 1");
   for (auto f : todo) res.frames[f].status = "estimated";
 
   // Pass 2 (refine_passes rounds) on the finer images (refine_fwhm_mm), one resolution level, every
@@ -613,6 +627,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         const auto& sp = fine[ref].geom.spacing;
         rs2.lncc_radius = std::clamp(static_cast<int>(std::lround(o.lncc_radius_mm / std::min({sp[0], sp[1], sp[2]}))), 1, 3);
         rs2.max_samples = std::min(o.refine_max_samples, o.lncc_max_samples);
+        rs2.min_step_mm = std::max(o.min_step_mm, o.lncc_min_step_mm);
       }
     }
     run_pass([&](std::size_t i) -> const Image3D& { return targets[model_round ? i : 0]; }, fine, all, rs2,
