@@ -198,7 +198,7 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
     shrink[l] = factor;
     sigmas[l] = 0.0;  // estimation images are smoothed already
     // Initial step: half a voxel of the level, at least 0.5 mm (or as given for the finest level).
-    const double step = (l + 1 == levels && s.initial_step_mm > 0 && s.extra_shrink_levels == 0) ? s.initial_step_mm
+    const double step = (l + 1 == levels && s.initial_step_mm > 0) ? s.initial_step_mm
                                                                      : std::max(0.5, 0.5 * factor * min_spacing);
     observer->learning_rates.push_back(step);
     observer->min_steps.push_back(l + 1 == levels ? s.min_step_mm : 4 * s.min_step_mm);

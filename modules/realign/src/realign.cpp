@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -539,12 +538,17 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), " s");
   };
 
+  // The model target needs more frames than components (and one to leave out).
+  const bool use_model = o.refine_target == RefineTarget::model &&
+                         todo.size() + 1 > static_cast<std::size_t>(o.refine_components) + 1;
+  if (refine && o.refine_target == RefineTarget::model && !use_model)
+    warn(petpipe::detail::concat("realign: ", todo.size() + 1, " estimated frames are too few for a ", o.refine_components,
+                                 "-component model target; the second pass uses the mean image"));
   // Pass 1: every estimated frame to the reference frame.
   // With the model target the second pass starts with a full-resolution round to the reference frame,
   // which makes the first pass's finest level redundant: the first pass then stops one level short.
-  const bool model_second_pass = refine && o.refine_target == RefineTarget::model;
   detail::RegistrationSettings rs1 = rs;
-  if (model_second_pass && o.first_pass_skip_finest && rs.levels >= 2) {
+  if (refine && use_model && o.first_pass_skip_finest && rs.levels >= 2) {
     rs1.levels = rs.levels - 1;
     rs1.extra_shrink_levels = 1;
   }
@@ -569,12 +573,6 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     log::debug("realign: second-pass sampling mask ", inside, " of ", refine_mask.size(), " voxels");
     est.clear();
   }
-  // The model target needs more frames than components (and one to leave out).
-  const bool use_model = o.refine_target == RefineTarget::model &&
-                         todo.size() + 1 > static_cast<std::size_t>(o.refine_components) + 1;
-  if (refine && o.refine_target == RefineTarget::model && !use_model)
-    warn(petpipe::detail::concat("realign: ", todo.size() + 1, " estimated frames are too few for a ", o.refine_components,
-                                 "-component model target; the second pass uses the mean image"));
   // With the model target the first round goes to the reference frame itself, unsmoothed: the model
   // predicts a frame from its neighbours in time, so a drift that the first pass's smoothing left in a
   // run of neighbouring frames would persist in their targets; a direct registration at full
