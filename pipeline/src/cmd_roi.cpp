@@ -154,11 +154,15 @@ int run_roi(const po::variables_map& vm) {
           {"roi", "region name (atlases/" + atlas.name + ".json)"},
           {"voxels", "finite map voxels in the ROI (those the statistics use)"},
           {"nan_voxels", "ROI voxels excluded because the map is NaN there"},
-          {"volume_mm3", {{"Description", "voxels x voxel volume"}, {"Units", "mm3"}}},
-          {"volume_ml", {{"Description", "voxels x voxel volume"}, {"Units", "mL"}}},
-          {"mean", "mean of the map over the ROI (units of the map)"},
-          {"median", "median of the map over the ROI"},
-          {"sd", "sample standard deviation (n - 1) of the map over the ROI"}};
+          {"volume_mm3", {{"Description", options.fractional ? "sum of the voxel weights x voxel volume"
+                                                             : "voxels x voxel volume"}, {"Units", "mm3"}}},
+          {"volume_ml", {{"Description", options.fractional ? "sum of the voxel weights x voxel volume"
+                                                            : "voxels x voxel volume"}, {"Units", "mL"}}},
+          {"mean", options.fractional ? "weighted mean of the map over the ROI (units of the map)"
+                                      : "mean of the map over the ROI (units of the map)"},
+          {"median", options.fractional ? "weighted median of the map over the ROI" : "median of the map over the ROI"},
+          {"sd", options.fractional ? "standard deviation with reliability weights of the map over the ROI"
+                                    : "sample standard deviation (n - 1) of the map over the ROI"}};
       sidecar["Regions"] = regions_json(atlas, rois);
       write_tsv(out, roi::statistics_table(stats));
       log::info("wrote statistics of ", rois.size(), " ROIs to ", out.string());
