@@ -12,6 +12,11 @@
 #   the automatic high-count late frame, which is itself moved in the moved cohort),
 #   ASSERT (a % limit: exit 1 when a checked region differs by more), REGIONS (regions checked),
 #   SIM_ARGS (extra `petpipe simulate` options, e.g. "--partial-volume --psf-fwhm 5"),
+#   POSED=1 (afterwards, also simulate a third cohort "posed": the same subjects without any motion
+#   during the scan, but held for the whole scan in the pose of the reference frame petpipe chose
+#   (simulate --motion-file with that frame's true pose in every row); compare it with the motion-free
+#   cohort (how much a different pose in the scanner alone changes the results) and the moved cohort
+#   with it (moved-then-realigned against motion-free at the same pose: the realignment's own effect)),
 #   ORACLE=1 (afterwards, also reslice both cohorts with the TRUE motion into the pose of the reference
 #   frame petpipe chose (scripts/reslice_true_motion.py), rerun the later stages and compare again:
 #   what a perfect realignment would give).
@@ -99,6 +104,30 @@ for kind in ("moved", "still"):
 PY
 /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_still deriv_moved ${ASSERT:+--assert "$ASSERT"} \
   ${REGIONS:+--regions "$REGIONS"}
+if [ "${POSED:-0}" = 1 ]; then
+  echo "--- posed: motion-free, held in the reference frame's true pose for the whole scan ---"
+  for m in deriv_moved/sub-*/pet/*_motion.tsv; do
+    sub=$(basename "$(dirname "$(dirname "$m")")")
+    /usr/bin/python3 - "$m" "moved/derivatives/truth/$sub/${sub}_trc-"*"_motion.tsv" "pose_$sub.tsv" <<'PY'
+import csv, sys
+est = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+truth = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
+ref = [r["status"] for r in est].index("reference")
+cols = ["tx", "ty", "tz", "rx", "ry", "rz"]
+with open(sys.argv[3], "w") as f:
+    f.write("\t".join(["frame"] + cols) + "\n")
+    for i in range(len(truth)):
+        f.write("\t".join([str(i + 1)] + [truth[ref][c] for c in cols]) + "\n")
+print(f"{sys.argv[1].split('/')[1]}: pose of frame {ref + 1}:", " ".join(truth[ref][c] for c in cols))
+PY
+    "$EXE" simulate --out posed "${common[@]}" --participant-label "$sub" --motion-file "pose_$sub.tsv"
+  done
+  "$EXE" run --bids posed --out deriv_posed --config config.json -q
+  echo "posed vs motion-free (the pose alone):"
+  /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_still deriv_posed
+  echo "moved-then-realigned vs posed (motion-free in the same pose):"
+  /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_posed deriv_moved
+fi
 if [ "${ORACLE:-0}" = 1 ]; then
   echo "--- with the TRUE motion (same reference pose; realignment error removed) ---"
   for kind in still moved; do

@@ -30,6 +30,13 @@ ph::SimulationConfig effective_config(const po::variables_map& vm) {
   if (vm.count("motion")) o.motion = true;
   if (vm.count("max-translation")) o.motion_options.max_translation_mm = vm["max-translation"].as<double>();
   if (vm.count("max-rotation")) o.motion_options.max_rotation_deg = vm["max-rotation"].as<double>();
+  if (vm.count("motion-file")) {
+    if (vm.count("max-translation") || vm.count("max-rotation"))
+      throw Error("--motion-file prescribes the motion; it cannot be combined with --max-translation or --max-rotation");
+    c.motion_file = vm["motion-file"].as<std::string>();
+    o.motion = true;
+    o.motion_table = ph::read_motion_table(c.motion_file);
+  }
   if (vm.count("warp")) o.warp = true;
   if (vm.count("no-decay-correction")) o.decay_corrected = false;
   if (vm.count("no-t1")) o.make_t1 = false;
@@ -56,6 +63,9 @@ int run_simulate(const po::variables_map& vm) {
   cfg.cohort.tracer = preset.name;
   const FrameTable frames =
       ph::make_frame_table(preset, cfg.frame_durations_s.empty() ? preset.frame_durations_s : cfg.frame_durations_s);
+  if (!cfg.motion_file.empty() && cfg.options.motion_table.size() != frames.size())
+    throw make_error(cfg.motion_file.string(), ": motion table has ", cfg.options.motion_table.size(),
+                     " rows but the frame schedule has ", frames.size(), " frames");
   ph::validate_options(cfg.options, frames);
   auto participants = ph::draw_participants(cfg.cohort);
   std::vector<ph::Participant> selected = participants;
@@ -127,7 +137,8 @@ Command simulate_command() {
       "reference), modified per subject by group effects, age effects and between-subject variability "
       "from --config. Tissue curves follow the SRTM operational equation, computed exactly (closed-form "
       "convolution of a parametric reference curve) and integrated over each frame. Then, in order: "
-      "per-frame rigid motion of the head (--motion; a moved frame samples the moved anatomy), "
+      "per-frame rigid motion of the head (--motion, or a prescribed table with --motion-file; a moved frame "
+      "samples the moved anatomy), "
       "Gaussian PSF (--psf-fwhm), decay (--no-decay-correction) and "
       "Gaussian noise whose variance follows the counts, decay and frame duration (--noise; 0 = "
       "noiseless).\n\n"
@@ -145,6 +156,9 @@ Command simulate_command() {
        "Four noisy carfentanil subjects with head motion at 4 mm."},
       {"petpipe simulate --out cohort --config examples/carfentanil_cohort.json",
        "A two-group cohort with regional group effects, age effects and between-subject variability."},
+      {"petpipe simulate --out replay --voxel-size 3 --partial-volume --psf-fwhm 5 --motion-file "
+       "derivs/sub-01/pet/sub-01_trc-carfentanil_motion.tsv",
+       "Replay a measured motion table (one row per frame) on the phantom."},
       {"petpipe simulate --out sim --tracer madam --warp --seed 7",
        "One MADAM subject in a warped native anatomy with its T1."},
       {"petpipe simulate --out cohort --config examples/carfentanil_cohort.json --participant-label 07",
@@ -168,6 +182,9 @@ Command simulate_command() {
         ("motion", "per-frame rigid head motion (drift and jumps)")
         ("max-translation", po::value<double>(), "motion: largest translation per axis, mm (default 4)")
         ("max-rotation", po::value<double>(), "motion: largest rotation per axis, degrees (default 3)")
+        ("motion-file", po::value<std::string>(),
+         "prescribed motion instead of random: a TSV with tx ty tz (mm) rx ry rz (degrees), one row per "
+         "frame, for every subject (e.g. a truth or realign motion table)")
         ("warp", "native anatomy = known affine + nonlinear deformation of MNI space")
         ("config", po::value<std::string>(), "JSON cohort configuration (groups, effects, options)")
         ("psf-fwhm", po::value<double>(), "Gaussian PSF FWHM in mm, 0 = none (default 2.5)")

@@ -1,6 +1,7 @@
 #include "petpipe/phantom/dataset.hpp"
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -83,6 +84,37 @@ private:
 std::string n2s(double v) { return format_number(v, 8); }
 
 }  // namespace
+
+std::vector<RigidMotion> read_motion_table(const fs::path& path) {
+  if (!fs::exists(path)) throw make_error(path.string(), ": motion table not found");
+  const Table t = read_tsv(path);
+  static const char* const kCols[] = {"tx", "ty", "tz", "rx", "ry", "rz"};
+  for (const char* c : kCols)
+    if (!t.has_column(c))
+      throw make_error(path.string(), ": motion table has no '", c, "' column (needs tx ty tz rx ry rz)");
+  if (t.rows.empty()) throw make_error(path.string(), ": motion table has no rows");
+  std::vector<RigidMotion> out(t.rows.size());
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    auto cell = [&](const std::string& col) {
+      const std::string& v = t.rows[r][t.column_index(col)];
+      std::size_t used = 0;
+      double x = std::numeric_limits<double>::quiet_NaN();
+      try {
+        x = std::stod(v, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != v.size() || !std::isfinite(x))
+        throw make_error(path.string(), ": row ", r + 1, ", column '", col, "': '", v, "' is not a finite number");
+      return x;
+    };
+    if (t.has_column("frame") && cell("frame") != static_cast<double>(r + 1))
+      throw make_error(path.string(), ": row ", r + 1, " has frame ", t.rows[r][t.column_index("frame")],
+                       " (frames must be numbered 1, 2, ... in order)");
+    out[r] = RigidMotion{cell("tx"), cell("ty"), cell("tz"), cell("rx"), cell("ry"), cell("rz")};
+  }
+  return out;
+}
 
 SimulationConfig read_simulation_config(const fs::path& path) {
   const json j = read_json(path);
@@ -355,6 +387,9 @@ void write_subject(const fs::path& out, const Participant& p, const TracerPreset
                    "Physical LPS coordinates in mm; c = centre of the PET voxel grid; R = Rz Rx Ry (rotation "
                    "about y, then x, then z; right-handed, about the LPS axes)."},
                   {"Simulated", o.motion},
+                  {"Source", !o.motion ? std::string("none")
+                             : o.motion_table.empty() ? std::string("random drift and jumps")
+                                                      : "prescribed table " + c.motion_file.string()},
                   {"RotationCentreLPS", {grid_centre(s.pet.geom)[0], grid_centre(s.pet.geom)[1], grid_centre(s.pet.geom)[2]}},
                   {"tx", {{"Units", "mm"}}}, {"ty", {{"Units", "mm"}}}, {"tz", {{"Units", "mm"}}},
                   {"rx", {{"Units", "degree"}}}, {"ry", {{"Units", "degree"}}}, {"rz", {{"Units", "degree"}}},

@@ -28,6 +28,21 @@ void validate_options(const SimulationOptions& o, const FrameTable& frames) {
   if (o.motion && (!(o.motion_options.max_translation_mm >= 0) || !(o.motion_options.max_rotation_deg >= 0)))
     throw Error("motion bounds must be >= 0");
   frames.validate("frame schedule");
+  if (!o.motion_table.empty()) {
+    if (!o.motion) throw Error("a prescribed motion table needs motion enabled");
+    if (o.motion_table.size() != frames.size())
+      throw make_error("the prescribed motion has ", o.motion_table.size(), " frames but the frame schedule has ",
+                       frames.size());
+    for (std::size_t f = 0; f < o.motion_table.size(); ++f) {
+      const auto& m = o.motion_table[f];
+      for (double v : {m.tx, m.ty, m.tz})
+        if (!std::isfinite(v) || std::abs(v) > 50)
+          throw make_error("prescribed motion, frame ", f + 1, ": translations must be finite and within 50 mm (got ", v, ")");
+      for (double v : {m.rx, m.ry, m.rz})
+        if (!std::isfinite(v) || std::abs(v) > 30)
+          throw make_error("prescribed motion, frame ", f + 1, ": rotations must be finite and within 30 degrees (got ", v, ")");
+    }
+  }
   if (frames.start_s.front() < 0) throw Error("frame schedule: frames must start at or after the injection (0 s)");
 }
 
@@ -197,7 +212,9 @@ SubjectSimulation simulate_subject(const Anatomy& anatomy, const LabelImage& mni
   // Motion truth.
   const std::size_t nf = frames.size();
   s.motion.assign(nf, RigidMotion{});
-  if (o.motion) {
+  if (o.motion && !o.motion_table.empty()) {
+    s.motion = o.motion_table;
+  } else if (o.motion) {
     Rng rng(derive_seed(params.seed, 2));
     s.motion = random_motion(frames, o.motion_options, rng);
   }

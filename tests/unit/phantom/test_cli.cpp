@@ -2,6 +2,7 @@
 // single-subject regeneration, configs and bad options.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -164,11 +165,46 @@ TEST(PhantomCli, ConfigCohortWithGroupEffects) {
   fs::remove_all(dir);
 }
 
+TEST(PhantomCli, PrescribedMotionFileIsReplayedAndRecorded) {
+  const fs::path dir = temp_dir("motionfile");
+  fs::create_directories(dir);
+  std::ofstream(dir / "pose.tsv") << "frame\ttx\tty\ttz\trx\try\trz\n"
+                                     "1\t0\t0\t0\t0\t0\t0\n"
+                                     "2\t1.25\t-0.5\t0\t0.5\t0\t-1\n"
+                                     "3\t1.25\t-0.5\t0\t0.5\t0\t-1\n";
+  const fs::path out = dir / "sim";
+  const auto r = run("simulate --out " + out.string() + " --motion-file " + (dir / "pose.tsv").string() +
+                     " --frames 3x300 --no-t1" + kSmall);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path t = out / "derivatives/truth/sub-01";
+  const auto truth = read_tsv(t / "sub-01_trc-carfentanil_motion.tsv");
+  ASSERT_EQ(truth.rows.size(), 3u);
+  EXPECT_EQ(truth.numeric_column("tx")[1], 1.25);
+  EXPECT_EQ(truth.numeric_column("ty")[2], -0.5);
+  EXPECT_EQ(truth.numeric_column("rx")[2], 0.5);
+  EXPECT_EQ(truth.numeric_column("rz")[1], -1.0);
+  EXPECT_EQ(truth.numeric_column("tx")[0], 0.0);
+  std::ifstream js(t / "sub-01_trc-carfentanil_motion.json");
+  const auto side = nlohmann::json::parse(js);
+  EXPECT_TRUE(side["Simulated"].get<bool>());
+  EXPECT_NE(side["Source"].get<std::string>().find("pose.tsv"), std::string::npos) << side.dump();
+  // The first frame (no motion) equals the first frame of the motion-free simulation.
+  const auto r2 = run("simulate --out " + (dir / "still").string() + " --frames 3x300 --no-t1" + kSmall);
+  ASSERT_EQ(r2.code, 0) << r2.output;
+  const auto a = read_dynamic(out / "sub-01/pet/sub-01_trc-carfentanil_pet.nii.gz");
+  const auto b = read_dynamic(dir / "still/sub-01/pet/sub-01_trc-carfentanil_pet.nii.gz");
+  const std::size_t n = a.voxels_per_frame();
+  EXPECT_TRUE(std::equal(a.frame(0), a.frame(0) + n, b.frame(0)));
+  EXPECT_FALSE(std::equal(a.frame(1), a.frame(1) + n, b.frame(1)));
+  fs::remove_all(dir);
+}
+
 TEST(PhantomCli, BadOptionsFailWithOneLineAndWriteNothing) {
   const fs::path dir = temp_dir("bad");
   fs::create_directories(dir);
   std::ofstream(dir / "broken.json") << "{\"groups\": [ {\"size\": 2,, } ]";
   std::ofstream(dir / "typo.json") << R"({"subjcts": 3})";
+  std::ofstream(dir / "short.tsv") << "tx\tty\ttz\trx\try\trz\n0\t0\t0\t0\t0\t0\n1\t0\t0\t0\t0\t0\n";
   std::ofstream(dir / "region.json") << R"({"groups": [{"name": "a", "size": 1, "effects_percent": {"nowhere": 5}}]})";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--tracer raclopride", "unknown tracer"},
@@ -182,6 +218,9 @@ TEST(PhantomCli, BadOptionsFailWithOneLineAndWriteNothing) {
       {"--config " + (dir / "region.json").string(), "nowhere"},
       {"--config " + (dir / "missing.json").string(), "not found"},
       {"--subjects 2 --participant-label 05", "no such participant"},
+      {"--motion-file " + (dir / "missing.tsv").string(), "missing.tsv: motion table not found"},
+      {"--motion-file " + (dir / "short.tsv").string(), "short.tsv: motion table has 2 rows but the frame schedule has 16"},
+      {"--motion-file " + (dir / "short.tsv").string() + " --max-rotation 2", "cannot be combined"},
   };
   for (const auto& [args, message] : cases) {
     const fs::path out = dir / "out";

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "petpipe/core/error.hpp"
@@ -12,6 +14,7 @@
 #include "petpipe/phantom/simulate.hpp"
 #include "petpipe/roi/atlas.hpp"
 
+namespace fs = std::filesystem;
 using namespace petpipe;
 using namespace petpipe::phantom;
 
@@ -263,6 +266,101 @@ TEST(PhantomMotion, ConventionAndBounds) {
     largest = std::max({largest, std::abs(x.tx), std::abs(x.ty), std::abs(x.tz)});
   }
   EXPECT_GT(largest, 0.5);
+}
+
+TEST(PhantomMotion, PrescribedTableIsReadValidatedAndReplayed) {
+  const auto& fx = fixture();
+  const auto& preset = tracer_preset("carfentanil");
+  const auto ref = reference_labels(preset, fx.atlas);
+  CohortSpec cohort;
+  const auto participants = draw_participants(cohort);
+  const auto params = subject_parameters(cohort, participants[0], preset, fx.atlas, fx.anatomy.class_names, ref);
+  const FrameTable frames = make_frame_table(preset, preset.frame_durations_s);
+  const std::size_t nf = frames.size();
+
+  // A table with extra columns (as in a realign motion table): frame 10 moves exactly one voxel
+  // (4 mm) up, frame 12 rotates; the rest stay.
+  const fs::path dir = fs::temp_directory_path() / ("petpipe_motion_table_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    std::ofstream f(dir / "m.tsv");
+    f << "frame\ttx\tty\ttz\trx\try\trz\tstatus\n";
+    for (std::size_t i = 0; i < nf; ++i)
+      f << i + 1 << "\t0\t0\t" << (i == 9 ? "4" : "0") << "\t" << (i == 11 ? "1.5" : "0") << "\t0\t"
+        << (i == 11 ? "-2" : "0") << "\testimated\n";
+  }
+  const auto table = read_motion_table(dir / "m.tsv");
+  ASSERT_EQ(table.size(), nf);
+  EXPECT_EQ(table[9].tz, 4.0);
+  EXPECT_EQ(table[11].rx, 1.5);
+  EXPECT_EQ(table[11].rz, -2.0);
+  EXPECT_EQ(table[0].tx + table[0].rz, 0.0);
+
+  SimulationOptions o = quiet_options();
+  o.motion = true;
+  o.motion_table = table;
+  const auto moved = simulate_subject(fx.anatomy, fx.classes, preset, ref, frames, params, o);
+  ASSERT_EQ(moved.motion.size(), nf);
+  EXPECT_EQ(moved.motion[11].rz, -2.0);
+  const auto still = simulate_subject(fx.anatomy, fx.classes, preset, ref, frames, params, quiet_options());
+  // Frame 10 is the unmoved frame shifted by one voxel along the physical z axis: the anatomy seen at
+  // p_ref appears at p_ref + t.
+  const Geometry& g = still.pet.geom;
+  const Vec3 shift = g.point_to_index(Vec3{g.index_to_point({0, 0, 0})[0], g.index_to_point({0, 0, 0})[1],
+                                           g.index_to_point({0, 0, 0})[2] + 4.0});
+  const long dk = std::lround(shift[2]);
+  ASSERT_EQ(std::abs(dk), 1);
+  EXPECT_NEAR(shift[0], 0.0, 1e-9);
+  std::size_t compared = 0, differ = 0, unmoved_equal = 0;
+  for (std::size_t k = 1; k + 1 < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i) {
+        const float a = still.pet.frame(9)[g.linear_index(i, j, k)];
+        const float b = moved.pet.frame(9)[g.linear_index(i, j, static_cast<std::size_t>(static_cast<long>(k) + dk))];
+        ++compared;
+        differ += std::abs(a - b) > 1e-5f * (1.0f + std::abs(a));
+        unmoved_equal += moved.pet.frame(3)[g.linear_index(i, j, k)] == still.pet.frame(3)[g.linear_index(i, j, k)];
+      }
+  EXPECT_EQ(differ, 0u) << "of " << compared;
+  EXPECT_EQ(unmoved_equal, compared);
+  // The rotated frame differs from the unmoved one.
+  double change = 0;
+  for (std::size_t i = 0; i < still.pet.voxels_per_frame(); ++i)
+    change += std::abs(moved.pet.frame(11)[i] - still.pet.frame(11)[i]);
+  EXPECT_GT(change, 1.0);
+
+  // Errors name the file, row and column.
+  auto expect_error = [&](const std::string& name, const std::string& text, const std::string& message) {
+    std::ofstream(dir / name) << text;
+    try {
+      read_motion_table(dir / name);
+      ADD_FAILURE() << name << ": no error";
+    } catch (const Error& e) {
+      const std::string w = e.what();
+      EXPECT_NE(w.find(name), std::string::npos) << w;
+      EXPECT_NE(w.find(message), std::string::npos) << w;
+    }
+  };
+  expect_error("nocol.tsv", "tx\tty\ttz\trx\try\n0\t0\t0\t0\t0\n", "no 'rz' column");
+  expect_error("nan.tsv", "tx\tty\ttz\trx\try\trz\n0\t0\tn/a\t0\t0\t0\n", "row 1, column 'tz'");
+  expect_error("text.tsv", "tx\tty\ttz\trx\try\trz\n0\t0\t0\t0\t0\t0\n0\t1mm\t0\t0\t0\t0\n",
+               "row 2, column 'ty'");
+  expect_error("order.tsv", "frame\ttx\tty\ttz\trx\try\trz\n2\t0\t0\t0\t0\t0\t0\n", "frames must be numbered");
+  expect_error("empty.tsv", "tx\tty\ttz\trx\try\trz\n", "no rows");
+  EXPECT_THROW(read_motion_table(dir / "absent.tsv"), Error);
+
+  // Validation against the frame schedule and plausible bounds.
+  SimulationOptions bad = o;
+  bad.motion_table.pop_back();
+  EXPECT_THROW(validate_options(bad, frames), Error);
+  bad = o;
+  bad.motion_table[5].ry = 45;
+  EXPECT_THROW(validate_options(bad, frames), Error);
+  bad = o;
+  bad.motion = false;
+  EXPECT_THROW(validate_options(bad, frames), Error);
+  EXPECT_NO_THROW(validate_options(o, frames));
+  fs::remove_all(dir);
 }
 
 TEST(PhantomWarp, DeformationIsKnownAndInvertible) {

@@ -41,11 +41,18 @@ struct SimulationConfig {
   CohortSpec cohort;
   SimulationOptions options;
   std::vector<double> frame_durations_s;  // empty: the tracer preset's schedule
+  fs::path motion_file;                   // source of options.motion_table (recorded in the truth)
 };
 
 // Reads a JSON cohort configuration (see examples/*.json). Unknown keys and wrong types are errors
 // that name the file and the key.
 SimulationConfig read_simulation_config(const fs::path& path);
+
+// A per-frame rigid motion table (BIDS TSV with columns tx ty tz in mm and rx ry rz in degrees, one
+// row per frame, in the convention of motion.hpp), e.g. a phantom's truth table or a `petpipe realign`
+// motion table. An optional "frame" column must number the rows 1, 2, ... Missing or non-numeric
+// values are errors naming the file, row and column.
+std::vector<RigidMotion> read_motion_table(const fs::path& path);
 
 // Contiguous frames from t = 0 with the preset's radionuclide and tracer name.
 FrameTable make_frame_table(const TracerPreset& preset, const std::vector<double>& durations_s);

@@ -36,6 +36,9 @@ struct SimulationOptions {
   bool decay_corrected = true;  // store decay-corrected values
   bool motion = false;
   MotionOptions motion_options;
+  // Prescribed motion, one entry per frame, the same for every subject (e.g. a measured motion table
+  // replayed): when not empty it replaces the random drift and jumps (motion must then be true).
+  std::vector<RigidMotion> motion_table;
   bool warp = false;            // native anatomy = known affine + smooth deformation of MNI
   WarpOptions warp_options;
   bool make_t1 = true;
