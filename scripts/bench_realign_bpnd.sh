@@ -17,6 +17,7 @@
 #   (simulate --motion-file with that frame's true pose in every row); compare it with the motion-free
 #   cohort (how much a different pose in the scanner alone changes the results) and the moved cohort
 #   with it (moved-then-realigned against motion-free at the same pose: the realignment's own effect)),
+#   POSED_ASSERT (a % limit for the moved-vs-posed comparison, over REGIONS),
 #   ORACLE=1 (afterwards, also reslice both cohorts with the TRUE motion into the pose of the reference
 #   frame petpipe chose (scripts/reslice_true_motion.py), rerun the later stages and compare again:
 #   what a perfect realignment would give).
@@ -126,7 +127,8 @@ PY
   echo "posed vs motion-free (the pose alone):"
   /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_still deriv_posed
   echo "moved-then-realigned vs posed (motion-free in the same pose):"
-  /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_posed deriv_moved
+  /usr/bin/python3 "$HERE/compare_realign_bpnd.py" deriv_posed deriv_moved ${POSED_ASSERT:+--assert "$POSED_ASSERT"} \
+    ${REGIONS:+--regions "$REGIONS"}
 fi
 if [ "${ORACLE:-0}" = 1 ]; then
   echo "--- with the TRUE motion (same reference pose; realignment error removed) ---"

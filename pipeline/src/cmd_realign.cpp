@@ -328,6 +328,10 @@ Command realign_command() {
       "before the tracer arrives); they take the transform of the estimated frame nearest in time "
       "(--excluded nearest) or stay unmoved (--excluded identity). NaN voxels are treated as 0 with a "
       "warning. A one-frame image is copied with an identity transform and a warning.\n\n"
+      "Reslicing (--interp) is cubic B-spline interpolation by default (as SPM's reslice; it keeps small "
+      "regions' contrast, where trilinear interpolation blurs every moved frame: measured in "
+      "docs/MODULE_VALIDATION.md); like any interpolating spline it may overshoot slightly next to sharp "
+      "edges. --interp linear is trilinear.\n\n"
       "Outputs in --out, named after the input (BIDS derivatives): <name>_desc-mc_pet.nii.gz with its "
       "sidecar (frame table preserved), <name>_motion.tsv with <name>_motion.json, and "
       "<name>_desc-mean_pet.nii.gz (duration-weighted mean of the realigned frames) with a sidecar. "
@@ -342,8 +346,8 @@ Command realign_command() {
        "_desc-mean_pet.nii.gz."},
       {"petpipe realign --pet scan_pet.nii.gz --out mc --start-time 120 --exclude-frames 1-3 --estimate-only",
        "Estimate motion only, skipping the first two minutes and frames 1 to 3."},
-      {"petpipe realign --pet scan_pet.nii.gz --out mc --ref-frame 20 --interp bspline --excluded identity",
-       "Frame 20 as reference, cubic B-spline reslicing, frames not estimated left unmoved."}};
+      {"petpipe realign --pet scan_pet.nii.gz --out mc --ref-frame 20 --interp linear --excluded identity",
+       "Frame 20 as reference, trilinear reslicing (default: cubic B-spline), frames not estimated left unmoved."}};
   c.references = {
       "Friston KJ, Ashburner J, Frith CD, Poline JB, Heather JD, Frackowiak RS. Spatial registration and "
       "normalization of images. Hum Brain Mapp 1995;3:165-189 (SPM realign).",
@@ -361,7 +365,8 @@ Command realign_command() {
         ("start-time", po::value<double>()->default_value(0.0), "frames starting before this time (s) are not estimated")
         ("fwhm", po::value<double>()->default_value(7.0), "smoothing of the estimation images (FWHM, mm)")
         ("estimate-only", "write the motion table only, do not reslice")
-        ("interp", po::value<std::string>()->default_value("linear"), "reslicing: linear or bspline (cubic)")
+        ("interp", po::value<std::string>()->default_value("bspline"),
+         "reslicing: bspline (cubic B-spline, as SPM) or linear")
         ("excluded", po::value<std::string>()->default_value("nearest"),
          "frames not estimated get the nearest estimated transform (nearest) or none (identity)")
         ("empty-fraction", po::value<double>()->default_value(0.02),

@@ -23,7 +23,7 @@ json default_config() {
       "metric": "mattes",
       "refine_target": "model",
       "reference_metric": "lncc",
-      "interpolation": "linear"
+      "interpolation": "bspline"
     },
     "normalize": {
       "template": "auto",

@@ -41,8 +41,17 @@ struct RegistrationOutput {
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                   const Params& initial, const RegistrationSettings& settings);
 
-// out(x) = in(T(x)) on the same grid, T given by params/center; outside -> 0. `threads` ITK work units.
+// out(x) = in(T(x)) on the same grid, T given by params/center; outside -> 0. `threads` work units.
+// Linear: ITK's ResampleImageFilter; cubic B-spline: bspline_coefficients + reslice_bspline on a copy.
 void reslice_volume(const float* in, float* out, const Geometry& geom, const Params& params,
                     const Vec3& center, Interpolation interpolation, unsigned threads);
+
+// Cubic B-spline reslicing (bspline_reslice.cpp). bspline_coefficients turns samples into
+// interpolating cubic B-spline coefficients in place (recursive filter per axis, mirror boundaries);
+// reslice_bspline evaluates them: out(x) = spline(T(x)), 0 where T(x) falls outside the image (continuous
+// index outside [-0.5, n - 0.5), as ITK's ResampleImageFilter). Threads: petpipe::thread_count().
+void bspline_coefficients(float* data, const Geometry& geom);
+void reslice_bspline(const float* coefficients, float* out, const Geometry& geom, const Params& params,
+                     const Vec3& center);
 
 }  // namespace petpipe::realign::detail

@@ -1,11 +1,12 @@
-// Reslicing of one volume through a rigid transform with ITK's ResampleImageFilter.
-#include <itkBSplineInterpolateImageFunction.h>
+// Reslicing of one volume through a rigid transform: linear with ITK's ResampleImageFilter, cubic
+// B-spline with bspline_reslice.cpp.
 #include <itkEuler3DTransform.h>
 #include <itkImage.h>
 #include <itkLinearInterpolateImageFunction.h>
 #include <itkResampleImageFilter.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "backend.hpp"
 #include "petpipe/core/error.hpp"
@@ -41,6 +42,12 @@ ImageType::Pointer wrap(const float* data, const Geometry& g) {
 
 void reslice_volume(const float* in, float* out, const Geometry& geom, const Params& params,
                     const Vec3& center, Interpolation interpolation, unsigned threads) {
+  if (interpolation == Interpolation::bspline) {
+    std::vector<float> coefficients(in, in + geom.voxel_count());
+    bspline_coefficients(coefficients.data(), geom);
+    reslice_bspline(coefficients.data(), out, geom, params, center);
+    return;
+  }
   auto input = wrap(in, geom);
   auto transform = TransformType::New();
   TransformType::InputPointType c;
@@ -57,15 +64,7 @@ void reslice_volume(const float* in, float* out, const Geometry& geom, const Par
   resample->SetOutputParametersFromImage(input);
   resample->SetDefaultPixelValue(0.0f);
   resample->SetNumberOfWorkUnits(std::max(1u, threads));
-  if (interpolation == Interpolation::bspline) {
-    using Interp = itk::BSplineInterpolateImageFunction<ImageType, double, double>;
-    auto interp = Interp::New();
-    interp->SetSplineOrder(3);
-    interp->SetNumberOfWorkUnits(std::max(1u, threads));
-    resample->SetInterpolator(interp);
-  } else {
-    resample->SetInterpolator(itk::LinearInterpolateImageFunction<ImageType, double>::New());
-  }
+  resample->SetInterpolator(itk::LinearInterpolateImageFunction<ImageType, double>::New());
   auto output = resample->GetOutput();
   try {
     resample->Update();

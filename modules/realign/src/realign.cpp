@@ -684,8 +684,14 @@ void reslice_frames(DynamicImage& pet, const MotionResult& motion, Interpolation
                           m.rz_deg == 0;
     if (!identity) {
       std::copy_n(frame, nvox, input.data());
-      detail::reslice_volume(input.data(), frame, pet.geom, to_params(m), motion.center_lps, interpolation,
-                             thread_count());
+      if (interpolation == Interpolation::bspline) {
+        // The copy becomes the spline coefficients: one extra frame of memory, as for linear.
+        detail::bspline_coefficients(input.data(), pet.geom);
+        detail::reslice_bspline(input.data(), frame, pet.geom, to_params(m), motion.center_lps);
+      } else {
+        detail::reslice_volume(input.data(), frame, pet.geom, to_params(m), motion.center_lps, interpolation,
+                               thread_count());
+      }
     }
     progress.advance();
   }
