@@ -36,6 +36,21 @@ struct RegistrationOutput {
   std::string stop_condition;
 };
 
+// While alive, ITK's global thread pool has one thread (the previous count is restored afterwards).
+// The registrations run one ITK work unit each, frames in parallel on petpipe's threads; with a larger
+// pool, ITK 5's metrics still split some reductions over it, in whatever order its threads finish, so
+// two runs on the same data differed in the last digits (measured: motion tables, 1e-7).
+class ItkSingleThreadScope {
+ public:
+  ItkSingleThreadScope();
+  ~ItkSingleThreadScope();
+  ItkSingleThreadScope(const ItkSingleThreadScope&) = delete;
+  ItkSingleThreadScope& operator=(const ItkSingleThreadScope&) = delete;
+
+ private:
+  unsigned previous_;
+};
+
 // Registers `moving` to `fixed` (both on the same estimation grid) starting from `initial`. Runs in
 // the calling thread (one ITK work unit), so frames can be registered in parallel.
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,

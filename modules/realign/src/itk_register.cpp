@@ -10,6 +10,7 @@
 #include <itkCorrelationImageToImageMetricv4.h>
 #include <itkEuler3DTransform.h>
 #include <itkImage.h>
+#include <itkMultiThreaderBase.h>
 #include <itkImageRegistrationMethodv4.h>
 #include <itkLinearInterpolateImageFunction.h>
 #include <itkMattesMutualInformationImageToImageMetricv4.h>
@@ -274,6 +275,12 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
 }
 
 }  // namespace
+
+ItkSingleThreadScope::ItkSingleThreadScope() : previous_(itk::MultiThreaderBase::GetGlobalDefaultNumberOfThreads()) {
+  itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(1);
+}
+
+ItkSingleThreadScope::~ItkSingleThreadScope() { itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(previous_); }
 
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                   const Params& initial, const RegistrationSettings& settings) {

@@ -378,6 +378,7 @@ std::vector<bool> near_empty_frames(const DynamicImage& pet, double empty_fracti
 
 MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   validate_options(pet, o);
+  const detail::ItkSingleThreadScope reproducible;  // parallel over frames instead (see backend.hpp)
   const std::size_t n = pet.frame_count();
   const std::size_t nvox = pet.voxels_per_frame();
   MotionResult res;
