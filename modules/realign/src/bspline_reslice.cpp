@@ -74,6 +74,12 @@ inline long mirror(long i, long n) {
   return i < n ? i : period - i;
 }
 
+// out = p q for row-major 3 x 3 matrices.
+void mul3(const double* p, const double* q, double* out) {
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) out[3 * r + c] = p[3 * r] * q[c] + p[3 * r + 1] * q[3 + c] + p[3 * r + 2] * q[6 + c];
+}
+
 inline void cubic_weights(float t, float w[4]) {
   const float t2 = t * t, t3 = t2 * t, u = 1.0f - t;
   constexpr float s = 1.0f / 6.0f;
@@ -114,20 +120,9 @@ void reslice_bspline(const float* coefficients, float* out, const Geometry& g, c
   // (D S)^-1 = S^-1 D^T for an orthonormal direction.
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 3; ++c) invDS[3 * r + c] = g.direction[3 * c + r] / g.spacing[r];
-  double RDS[9];
-  for (int r = 0; r < 3; ++r)
-    for (int c = 0; c < 3; ++c) {
-      double s = 0;
-      for (int k = 0; k < 3; ++k) s += R[3 * r + k] * DS[3 * k + c];
-      RDS[3 * r + c] = s;
-    }
-  double A[9];
-  for (int r = 0; r < 3; ++r)
-    for (int c = 0; c < 3; ++c) {
-      double s = 0;
-      for (int k = 0; k < 3; ++k) s += invDS[3 * r + k] * RDS[3 * k + c];
-      A[3 * r + c] = s;
-    }
+  double RDS[9], A[9];
+  mul3(R.data(), DS, RDS);
+  mul3(invDS, RDS, A);
   // T(x) = R (x - c) + c + t with x = O + DS idx:  T = R DS idx + R (O - c) + c + t.
   double q[3];
   for (int r = 0; r < 3; ++r) {

@@ -32,6 +32,20 @@ const Fixture& fixture() {
   return *f;
 }
 
+// The first subject of a default carfentanil cohort with the preset's frame schedule.
+struct CarfentanilSubject {
+  const TracerPreset& preset = tracer_preset("carfentanil");
+  std::vector<int> ref;
+  SubjectParameters params;
+  FrameTable frames;
+  explicit CarfentanilSubject(const Fixture& fx) : ref(reference_labels(preset, fx.atlas)) {
+    CohortSpec cohort;
+    const auto participants = draw_participants(cohort);
+    params = subject_parameters(cohort, participants[0], preset, fx.atlas, fx.anatomy.class_names, ref);
+    frames = make_frame_table(preset, preset.frame_durations_s);
+  }
+};
+
 SimulationOptions quiet_options() {
   SimulationOptions o;
   o.voxel_mm = 4.0;
@@ -59,12 +73,11 @@ TEST(PhantomAnatomy, MniGridAndClasses) {
 
 TEST(PhantomSimulate, TruthMapsAndVoxelValuesEqualThePreset) {
   const auto& fx = fixture();
-  const auto& preset = tracer_preset("carfentanil");
-  const auto ref = reference_labels(preset, fx.atlas);
-  CohortSpec cohort;
-  const auto participants = draw_participants(cohort);
-  const auto params = subject_parameters(cohort, participants[0], preset, fx.atlas, fx.anatomy.class_names, ref);
-  const FrameTable frames = make_frame_table(preset, preset.frame_durations_s);
+  const CarfentanilSubject cs(fx);
+  const auto& preset = cs.preset;
+  const auto& ref = cs.ref;
+  const auto& params = cs.params;
+  const FrameTable& frames = cs.frames;
   const auto sim = simulate_subject(fx.anatomy, fx.classes, preset, ref, frames, params, quiet_options());
 
   // Regional mean BPND of the truth map equals the preset, region by region.
@@ -203,12 +216,11 @@ TEST(PhantomSimulate, PartialVolumeMixesBoundariesAndKeepsActivityUnderMotion) {
   EXPECT_GT(mixed, inside / 3);
 
   // Through simulate_subject: partial volume keeps the activity of the majority-label phantom.
-  const auto& preset = tracer_preset("carfentanil");
-  const auto ref = reference_labels(preset, fx.atlas);
-  CohortSpec cohort;
-  const auto participants = draw_participants(cohort);
-  const auto params = subject_parameters(cohort, participants[0], preset, fx.atlas, fx.anatomy.class_names, ref);
-  const FrameTable frames = make_frame_table(preset, preset.frame_durations_s);
+  const CarfentanilSubject cs(fx);
+  const auto& preset = cs.preset;
+  const auto& ref = cs.ref;
+  const auto& params = cs.params;
+  const FrameTable& frames = cs.frames;
   SimulationOptions o = quiet_options();
   const auto labels = simulate_subject(fx.anatomy, fx.classes, preset, ref, frames, params, o);
   o.partial_volume = true;
@@ -260,7 +272,9 @@ TEST(PhantomMotion, ConventionAndBounds) {
   double largest = 0;
   for (std::size_t f = 0; f < frames.size(); ++f) {
     const auto& x = motion[f];
-    if (frames.start_s[f] < 180) EXPECT_EQ(x.tx + x.ty + x.tz + x.rx + x.ry + x.rz, 0.0);
+    if (frames.start_s[f] < 180) {
+      EXPECT_EQ(x.tx + x.ty + x.tz + x.rx + x.ry + x.rz, 0.0);
+    }
     for (double t : {x.tx, x.ty, x.tz}) EXPECT_LE(std::abs(t), 6.0);
     for (double a : {x.rx, x.ry, x.rz}) EXPECT_LE(std::abs(a), 4.0);
     largest = std::max({largest, std::abs(x.tx), std::abs(x.ty), std::abs(x.tz)});
@@ -270,12 +284,11 @@ TEST(PhantomMotion, ConventionAndBounds) {
 
 TEST(PhantomMotion, PrescribedTableIsReadValidatedAndReplayed) {
   const auto& fx = fixture();
-  const auto& preset = tracer_preset("carfentanil");
-  const auto ref = reference_labels(preset, fx.atlas);
-  CohortSpec cohort;
-  const auto participants = draw_participants(cohort);
-  const auto params = subject_parameters(cohort, participants[0], preset, fx.atlas, fx.anatomy.class_names, ref);
-  const FrameTable frames = make_frame_table(preset, preset.frame_durations_s);
+  const CarfentanilSubject cs(fx);
+  const auto& preset = cs.preset;
+  const auto& ref = cs.ref;
+  const auto& params = cs.params;
+  const FrameTable& frames = cs.frames;
   const std::size_t nf = frames.size();
 
   // A table with extra columns (as in a realign motion table): frame 10 moves exactly one voxel
