@@ -76,11 +76,23 @@ realign::Metric parse_reference_metric(const std::string& s) {
   throw make_error("--reference-metric: unknown metric \"", s, "\" (lncc, mattes or correlation)");
 }
 
+realign::Metric parse_model_metric(const std::string& s) {
+  if (s == "lsq") return realign::Metric::least_squares;
+  if (s == "correlation" || s == "nc") return realign::Metric::correlation;
+  if (s == "mattes" || s == "mi") return realign::Metric::mattes;
+  throw make_error("--model-metric: unknown metric \"", s, "\" (lsq, mattes or correlation)");
+}
+
+std::string model_metric_key(realign::Metric m) {
+  return m == realign::Metric::least_squares ? "lsq" : m == realign::Metric::correlation ? "correlation" : "mattes";
+}
+
 std::string metric_name(realign::Metric m) {
   switch (m) {
     case realign::Metric::correlation: return "normalized correlation";
     case realign::Metric::mattes: return "Mattes mutual information";
     case realign::Metric::lncc: return "local normalized correlation";
+    case realign::Metric::least_squares: return "least squares with intensity scale";
   }
   return "";
 }
@@ -120,6 +132,8 @@ nlohmann::json motion_sidecar(const realign::MotionResult& m, const realign::Opt
   j["Metric"] = metric_name(o.metric);
   if (o.two_pass && o.refine_target == realign::RefineTarget::model)
     j["ReferenceRoundMetric"] = metric_name(o.reference_metric);
+  if (o.two_pass && o.refine_target == realign::RefineTarget::model && o.refine_passes >= 2)
+    j["ModelRoundMetric"] = metric_name(o.model_metric);
   j["SmoothingFWHM"] = o.fwhm_mm;
   j["NaNVoxels"] = m.nan_voxels;
   j["Warnings"] = m.warnings;
@@ -187,6 +201,10 @@ int run_realign(const po::variables_map& vm) {
     const long ls = vm["lncc-samples"].as<long>();
     if (ls < 1000) throw make_error("--lncc-samples: at least 1000 points (got ", ls, ")");
     o.lncc_max_samples = static_cast<std::size_t>(ls);
+    o.model_metric = parse_model_metric(vm["model-metric"].as<std::string>());
+    const long qs = vm["lsq-samples"].as<long>();
+    if (qs < 1000) throw make_error("--lsq-samples: at least 1000 points (got ", qs, ")");
+    o.lsq_max_samples = static_cast<std::size_t>(qs);
   }
   o.seed = vm["seed"].as<std::uint32_t>();
   const std::string interp = vm["interp"].as<std::string>();
@@ -246,6 +264,8 @@ int run_realign(const po::variables_map& vm) {
   config["reference_metric"] = vm["reference-metric"].as<std::string>();
   config["lncc_radius_mm"] = o.lncc_radius_mm;
   config["lncc_max_samples"] = o.lncc_max_samples;
+  config["model_metric"] = model_metric_key(o.model_metric);
+  config["lsq_max_samples"] = o.lsq_max_samples;
   config["sampling_fraction"] = o.sampling_fraction;
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;
@@ -393,6 +413,11 @@ Command realign_command() {
          "local normalized correlation: window half-width (mm, rounded to 1..3 estimation voxels)")
         ("lncc-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.lncc_max_samples)),
          "local normalized correlation: points per frame")
+        ("model-metric", po::value<std::string>()->default_value(model_metric_key(realign::Options{}.model_metric)),
+         "second pass, model target: metric of the rounds against each frame's prediction (lsq: least "
+         "squares with an intensity scale, Gauss-Newton; mattes or correlation)")
+        ("lsq-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.lsq_max_samples)),
+         "least squares: points per frame (every head voxel up to this many)")
         ("seed", po::value<std::uint32_t>()->default_value(20240611), "sampling seed");
   };
   c.run = run_realign;

@@ -2,6 +2,7 @@
 // Internal interface between the realignment driver (realign.cpp) and the ITK code
 // (itk_register.cpp, itk_reslice.cpp). Not installed.
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,26 @@ class ItkSingleThreadScope {
   unsigned previous_;
 };
 
+// Sample points (physical, LPS mm) drawn without replacement from the voxels inside `mask` (on grid g):
+// fraction of them, at most max_points, at least one; each jittered uniformly within its voxel.
+// Reproducible for a given seed.
+std::vector<Vec3> draw_sample_points(const Geometry& g, const std::vector<unsigned char>& mask, double fraction,
+                                     std::size_t max_points, std::uint32_t seed);
+
+// Euler angles (radians; rx, ry, rz) of a rotation matrix R = Rz Rx Ry (row-major), |rx| < 90 deg.
+std::array<double, 3> euler_angles_rad(const Mat3& r);
+
 // Registers `moving` to `fixed` (both on the same estimation grid) starting from `initial`. Runs in
 // the calling thread (one ITK work unit), so frames can be registered in parallel.
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                   const Params& initial, const RegistrationSettings& settings);
+
+// Metric::least_squares (lsq_register.cpp): minimises sum over the mask's points (every one up to
+// max_samples) of (fixed(x) - s * moving(T(x)))^2 over T and the scale s, Gauss-Newton with
+// Levenberg-Marquardt damping, single level, stopping when a step moves less than min_step_mm (rotations
+// counted at 60 mm) or after max_iterations (at most 50). Needs settings.fixed_mask.
+RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
+                                      const Params& initial, const RegistrationSettings& settings);
 
 // out(x) = in(T(x)) on the same grid, T given by params/center; outside -> 0. `threads` work units.
 // Linear: ITK's ResampleImageFilter; cubic B-spline: bspline_coefficients + reslice_bspline on a copy.

@@ -2,7 +2,6 @@
 // Euler3DTransform, a correlation or Mattes MI metric on a random subset of points, and a regular-step
 // gradient descent whose step is measured in millimetres (see MmStepOptimizer).
 #include <cmath>
-#include <random>
 #include <sstream>
 
 #include <itkCommand.h>
@@ -208,41 +207,20 @@ RegistrationOutput run(typename Metric::Pointer metric, const Image3D& fixed, co
   reg->SetShrinkFactorsPerLevel(shrink);
   reg->SetSmoothingSigmasPerLevel(sigmas);
   reg->SetSmoothingSigmasAreSpecifiedInPhysicalUnits(true);
-  // Optional sampling mask: the points are drawn here, without replacement, from the voxels inside
-  // the mask, each jittered uniformly within its voxel (points on the voxel centres would see the fixed
-  // image without interpolation and the moving one with it, which biases the optimum). A mask on the
-  // metric itself would be tested at every point and iteration. ITK's own sampling is then off.
+  // Optional sampling mask: the points are drawn by draw_sample_points (jittered within the mask's
+  // voxels). A mask on the metric itself would be tested at every point and iteration. ITK's own
+  // sampling is then off.
   const bool own_points = s.fixed_mask != nullptr;
   reg->SetMetricSamplingStrategy(own_points ? Registration::MetricSamplingStrategyEnum::NONE
                                             : Registration::MetricSamplingStrategyEnum::RANDOM);
   if (own_points) {
-    if (s.fixed_mask->size() != fixed.geom.voxel_count()) throw make_error("realign: sampling mask size mismatch");
-    std::vector<std::size_t> inside;
-    for (std::size_t i = 0; i < s.fixed_mask->size(); ++i)
-      if ((*s.fixed_mask)[i]) inside.push_back(i);
-    if (inside.empty()) throw make_error("realign: the sampling mask is empty");
-    const std::size_t count =
-        std::min(inside.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::min(
-                                                             s.sampling_fraction * static_cast<double>(inside.size()),
-                                                             static_cast<double>(s.max_samples)))));
-    std::mt19937_64 rng(s.seed);
-    for (std::size_t i = 0; i < count; ++i) {  // partial Fisher-Yates
-      std::uniform_int_distribution<std::size_t> pick(i, inside.size() - 1);
-      std::swap(inside[i], inside[pick(rng)]);
-    }
-    std::sort(inside.begin(), inside.begin() + static_cast<std::ptrdiff_t>(count));  // memory order
+    const auto drawn = draw_sample_points(fixed.geom, *s.fixed_mask, s.sampling_fraction, s.max_samples, s.seed);
     using PointSet = typename Metric::FixedSampledPointSetType;
     auto points = PointSet::New();
     points->Initialize();
-    const auto& g = fixed.geom;
-    std::uniform_real_distribution<double> jitter(-0.5, 0.5);
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::size_t v = inside[i];
-      const std::size_t x = v % g.size[0], y = (v / g.size[0]) % g.size[1], z = v / (g.size[0] * g.size[1]);
-      const double jx = jitter(rng), jy = jitter(rng), jz = jitter(rng);
-      const Vec3 q = g.index_to_point({static_cast<double>(x) + jx, static_cast<double>(y) + jy, static_cast<double>(z) + jz});
+    for (std::size_t i = 0; i < drawn.size(); ++i) {
       typename PointSet::PointType point;
-      for (int a = 0; a < 3; ++a) point[a] = q[a];
+      for (int a = 0; a < 3; ++a) point[a] = drawn[i][a];
       points->SetPoint(i, point);
     }
     metric->SetFixedSampledPointSet(points);
@@ -284,6 +262,7 @@ ItkSingleThreadScope::~ItkSingleThreadScope() { itk::MultiThreaderBase::SetGloba
 
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                   const Params& initial, const RegistrationSettings& settings) {
+  if (settings.metric == Metric::least_squares) return register_rigid_lsq(fixed, moving, center, initial, settings);
   if (settings.metric == Metric::lncc) {
     using M = itk::ANTSNeighborhoodCorrelationImageToImageMetricv4<ImageType, ImageType>;
     auto metric = M::New();

@@ -221,7 +221,8 @@ void model_targets(std::vector<Image3D>& images, const std::vector<double>& dura
 
 // Euler angles (degrees) of a rotation matrix in the convention R = Rz * Rx * Ry (|rx| < 90 deg).
 std::array<double, 3> matrix_angles(const Mat3& r) {
-  return {std::asin(std::clamp(r[7], -1.0, 1.0)) * kDeg, std::atan2(-r[6], r[8]) * kDeg, std::atan2(-r[1], r[4]) * kDeg};
+  const auto a = detail::euler_angles_rad(r);
+  return {a[0] * kDeg, a[1] * kDeg, a[2] * kDeg};
 }
 
 Mat3 mat_mul(const Mat3& p, const Mat3& q, bool transpose_q = false) {
@@ -303,13 +304,20 @@ void validate_options(const DynamicImage& pet, const Options& o) {
   if (!(o.empty_fraction >= 0 && o.empty_fraction < 1))
     throw make_error("realign: empty fraction must be in [0, 1) (got ", o.empty_fraction, ")");
   if (o.max_samples < 100) throw make_error("realign: max_samples must be >= 100 (got ", o.max_samples, ")");
-  if (o.refine_passes < 1 || o.refine_passes > 5)
-    throw make_error("realign: refine passes must be 1..5 (got ", o.refine_passes, ")");
+  if (o.refine_passes < 1 || o.refine_passes > 12)
+    throw make_error("realign: refine passes must be 1..12 (got ", o.refine_passes, ")");
   if (o.refine_components < 1 || o.refine_components > 8)
     throw make_error("realign: model components must be 1..8 (got ", o.refine_components, ")");
   if (o.metric == Metric::lncc)
     throw make_error("realign: local normalized correlation is only for the reference round of the second pass "
                      "(reference metric), not the first pass");
+  if (o.metric == Metric::least_squares || o.reference_metric == Metric::least_squares)
+    throw make_error("realign: least squares is only for the model rounds of the second pass (model metric): the "
+                     "other rounds compare frames with different tracer distributions");
+  if (o.model_metric == Metric::lncc)
+    throw make_error("realign: local normalized correlation is not available for the model rounds");
+  if (o.lsq_max_samples < 100)
+    throw make_error("realign: least-squares points must be >= 100 (got ", o.lsq_max_samples, ")");
   if (!(o.lncc_radius_mm > 0) || !std::isfinite(o.lncc_radius_mm))
     throw make_error("realign: local correlation window must be > 0 mm (got ", o.lncc_radius_mm, ")");
   if (!(o.lncc_min_step_mm >= 0)) throw make_error("realign: local correlation minimum step must be >= 0 mm");
@@ -331,6 +339,10 @@ void validate_options(const DynamicImage& pet, const Options& o) {
 }
 
 }  // namespace
+
+std::array<double, 3> detail::euler_angles_rad(const Mat3& r) {
+  return {std::asin(std::clamp(r[7], -1.0, 1.0)), std::atan2(-r[6], r[8]), std::atan2(-r[1], r[4])};
+}
 
 Mat3 rotation_matrix(double rx_deg, double ry_deg, double rz_deg) {
   const double a = rx_deg / kDeg, b = ry_deg / kDeg, c = rz_deg / kDeg;
@@ -620,7 +632,10 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     rs2.max_samples = o.refine_max_samples;
     rs2.fixed_mask = &refine_mask;
     rs2.initial_step_mm = 0.5;  // starts from the previous pass's estimate
-    if (use_model && !model_round) {
+    if (model_round) {
+      rs2.metric = o.model_metric;
+      if (o.model_metric == Metric::least_squares) rs2.max_samples = o.lsq_max_samples;
+    } else if (use_model) {
       rs2.metric = o.reference_metric;
       if (o.reference_metric == Metric::lncc) {
         const auto& sp = fine[ref].geom.spacing;

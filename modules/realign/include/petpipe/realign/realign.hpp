@@ -35,9 +35,12 @@ namespace petpipe::realign {
 enum class Metric {
   correlation,  // normalized cross-correlation (ITK CorrelationImageToImageMetricv4)
   mattes,       // Mattes mutual information, 32 histogram bins (MattesMutualInformationImageToImageMetricv4)
-  lncc          // local normalized correlation in cubic windows about each sample point
+  lncc,         // local normalized correlation in cubic windows about each sample point
                 // (ITK ANTSNeighborhoodCorrelationImageToImageMetricv4): only for the reference round of
                 // the second pass (Options::reference_metric)
+  least_squares // sum of squared differences with an intensity scale, Gauss-Newton (petpipe's own):
+                // only for the model rounds of the second pass (Options::model_metric), whose targets
+                // have the frame's own tracer distribution
 };
 enum class Interpolation { linear, bspline };  // B-spline: cubic
 enum class RefineTarget { mean, model };      // see Options::refine_target
@@ -66,7 +69,7 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 3;                // rounds of the second pass in all (1..5), each starting from the
+  int refine_passes = 8;                // rounds of the second pass in all (1..5), each starting from the
                                         // previous one's result with its targets rebuilt
   // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
   // (SPM), every round. model: the reference frame (unsmoothed) in the first round, then the frame as
@@ -81,6 +84,11 @@ struct Options {
   // information, correlation) read part of such a change as motion, and the model rounds that follow
   // correct a smooth drift so made only slowly (docs/MODULE_VALIDATION.md).
   Metric reference_metric = Metric::lncc;
+  // Metric of the model rounds (frame against its leave-one-out prediction). mattes, correlation or
+  // least_squares; least squares uses every head-mask point up to lsq_max_samples (the others
+  // refine_max_samples).
+  Metric model_metric = Metric::least_squares;
+  std::size_t lsq_max_samples = 400000;
   double lncc_radius_mm = 6.0;          // window half-width (rounded to 1..3 estimation voxels)
   std::size_t lncc_max_samples = 4000;  // points of that round (each costs a window of voxels)
   double lncc_min_step_mm = 0.02;       // that round stops at this step (the model rounds refine further)

@@ -1,0 +1,226 @@
+// Rigid least-squares registration with an intensity scale, solved by Gauss-Newton with
+// Levenberg-Marquardt damping (as SPM's realign, which fits f(x) = s * g(T(x))). Used for the model
+// rounds of the second pass: there each frame's target is its own prediction from the other frames
+// (same tracer distribution, same units), so the residual is noise plus misalignment and least squares
+// is the natural metric. Every point of the head mask takes part (no sampling), and Gauss-Newton needs a
+// handful of iterations where a gradient descent needs dozens.
+//
+// Update: T_new = T o D with D(x) = R_d (x - c) + c + dt, R_d = exp([w]x). At D = identity the
+// derivatives of g(T(D(x))) are dg/d(dt) = R^T grad g(T x) =: q and dg/dw = (x - c) x q.
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Dense>
+
+#include "backend.hpp"
+#include "petpipe/core/error.hpp"
+
+namespace petpipe::realign::detail {
+
+namespace {
+
+// Trilinear sampler of an image in continuous index space with the interpolant's own gradient (index
+// units). Inside: continuous index in [-0.5, n - 0.5] on every axis (as ITK's linear interpolator),
+// neighbours clamped to the image.
+struct Sampler {
+  const float* data;
+  std::array<long, 3> n;
+  long sy, sz;
+  explicit Sampler(const Image3D& img)
+      : data(img.data.data()),
+        n{static_cast<long>(img.geom.size[0]), static_cast<long>(img.geom.size[1]), static_cast<long>(img.geom.size[2])},
+        sy(static_cast<long>(img.geom.size[0])),
+        sz(static_cast<long>(img.geom.size[0] * img.geom.size[1])) {}
+
+  bool sample(const Vec3& ci, double& value, Vec3* grad) const {
+    long i0[3], i1[3];
+    double w[3];
+    for (int a = 0; a < 3; ++a) {
+      if (!(ci[a] >= -0.5 && ci[a] <= static_cast<double>(n[a]) - 0.5)) return false;
+      const double fl = std::floor(ci[a]);
+      w[a] = ci[a] - fl;
+      const long b = static_cast<long>(fl);
+      i0[a] = std::clamp(b, 0L, n[a] - 1);
+      i1[a] = std::clamp(b + 1, 0L, n[a] - 1);
+    }
+    const double c000 = data[i0[0] + sy * i0[1] + sz * i0[2]], c100 = data[i1[0] + sy * i0[1] + sz * i0[2]];
+    const double c010 = data[i0[0] + sy * i1[1] + sz * i0[2]], c110 = data[i1[0] + sy * i1[1] + sz * i0[2]];
+    const double c001 = data[i0[0] + sy * i0[1] + sz * i1[2]], c101 = data[i1[0] + sy * i0[1] + sz * i1[2]];
+    const double c011 = data[i0[0] + sy * i1[1] + sz * i1[2]], c111 = data[i1[0] + sy * i1[1] + sz * i1[2]];
+    const double x = w[0], y = w[1], z = w[2];
+    // Along x first.
+    const double c00 = c000 + x * (c100 - c000), c10 = c010 + x * (c110 - c010);
+    const double c01 = c001 + x * (c101 - c001), c11 = c011 + x * (c111 - c011);
+    const double c0 = c00 + y * (c10 - c00), c1 = c01 + y * (c11 - c01);
+    value = c0 + z * (c1 - c0);
+    if (grad) {
+      const double dx0 = (c100 - c000) + y * ((c110 - c010) - (c100 - c000));
+      const double dx1 = (c101 - c001) + y * ((c111 - c011) - (c101 - c001));
+      (*grad)[0] = dx0 + z * (dx1 - dx0);
+      (*grad)[1] = (c10 - c00) + z * ((c11 - c01) - (c10 - c00));
+      (*grad)[2] = c1 - c0;
+    }
+    return true;
+  }
+};
+
+// Continuous index = A * point + b of a grid; index gradients to physical ones: grad_phys = A^T grad_idx.
+struct IndexMap {
+  Eigen::Matrix3d a;
+  Eigen::Vector3d b;
+  explicit IndexMap(const Geometry& g) {
+    Eigen::Matrix3d d;
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c) d(r, c) = g.direction[3 * r + c];
+    const Eigen::Vector3d inv_s(1.0 / g.spacing[0], 1.0 / g.spacing[1], 1.0 / g.spacing[2]);
+    a = inv_s.asDiagonal() * d.inverse();
+    b = -a * Eigen::Vector3d(g.origin[0], g.origin[1], g.origin[2]);
+  }
+};
+
+Eigen::Matrix3d euler_matrix(const Params& p) {
+  const double deg = 180.0 / 3.14159265358979323846;
+  const Mat3 r = rotation_matrix(p[0] * deg, p[1] * deg, p[2] * deg);
+  Eigen::Matrix3d m;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) m(i, j) = r[3 * i + j];
+  return m;
+}
+
+struct Accumulated {
+  double cost = 0;  // sum of squared residuals
+  std::size_t used = 0;
+  Eigen::Matrix<double, 7, 7> h = Eigen::Matrix<double, 7, 7>::Zero();
+  Eigen::Matrix<double, 7, 1> g = Eigen::Matrix<double, 7, 1>::Zero();
+};
+
+}  // namespace
+
+RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
+                                      const Params& initial, const RegistrationSettings& s) {
+  if (!s.fixed_mask) throw make_error("realign: least-squares registration needs a sampling mask");
+  const auto points = draw_sample_points(fixed.geom, *s.fixed_mask, s.sampling_fraction, s.max_samples, s.seed);
+  const Sampler fixed_sampler(fixed), moving_sampler(moving);
+  const IndexMap fixed_map(fixed.geom), moving_map(moving.geom);
+  const Eigen::Vector3d c(center[0], center[1], center[2]);
+
+  // Fixed values at the points (interpolated once) and the points relative to the centre.
+  std::vector<Eigen::Vector3d> rel;
+  std::vector<double> fvals;
+  rel.reserve(points.size());
+  fvals.reserve(points.size());
+  for (const auto& p : points) {
+    const Eigen::Vector3d x(p[0], p[1], p[2]);
+    const Eigen::Vector3d ci = fixed_map.a * x + fixed_map.b;
+    double v = 0;
+    if (!fixed_sampler.sample({ci[0], ci[1], ci[2]}, v, nullptr)) continue;
+    rel.push_back(x - c);
+    fvals.push_back(v);
+  }
+  if (rel.size() < 100) throw make_error("realign: too few sample points inside the image (", rel.size(), ")");
+
+  // Cost, gradient and Gauss-Newton matrix at (R, t, scale).
+  auto evaluate = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t, double scale, bool derivatives) {
+    Accumulated acc;
+    const Eigen::Matrix3d ar = moving_map.a * r;  // index of T(x) = ar * (x - c) + a (c + t) + b
+    const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
+    const Eigen::Matrix3d grad_map = r.transpose() * moving_map.a.transpose();  // q = R^T A^T grad_idx
+    Eigen::Matrix<double, 7, 1> j;
+    for (std::size_t k = 0; k < rel.size(); ++k) {
+      const Eigen::Vector3d ci = ar * rel[k] + a0;
+      double g = 0;
+      Vec3 gi{};
+      if (!moving_sampler.sample({ci[0], ci[1], ci[2]}, g, derivatives ? &gi : nullptr)) continue;
+      const double res = fvals[k] - scale * g;
+      acc.cost += res * res;
+      ++acc.used;
+      if (!derivatives) continue;
+      const Eigen::Vector3d q = grad_map * Eigen::Vector3d(gi[0], gi[1], gi[2]);
+      j.segment<3>(0) = scale * rel[k].cross(q);
+      j.segment<3>(3) = scale * q;
+      j(6) = g;
+      acc.h.selfadjointView<Eigen::Lower>().rankUpdate(j);
+      acc.g += res * j;
+    }
+    acc.h = acc.h.selfadjointView<Eigen::Lower>();
+    return acc;
+  };
+  auto mean_cost = [](const Accumulated& a) {
+    return a.used > 0 ? a.cost / static_cast<double>(a.used) : std::numeric_limits<double>::infinity();
+  };
+
+  Eigen::Matrix3d r = euler_matrix(initial);
+  Eigen::Vector3d t(initial[3], initial[4], initial[5]);
+  // Initial scale: least squares of f against g at the initial pose.
+  double scale = 1.0;
+  {
+    double fg = 0, gg = 0;
+    const Eigen::Matrix3d ar = moving_map.a * r;
+    const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
+    for (std::size_t k = 0; k < rel.size(); ++k) {
+      const Eigen::Vector3d ci = ar * rel[k] + a0;
+      double g = 0;
+      if (!moving_sampler.sample({ci[0], ci[1], ci[2]}, g, nullptr)) continue;
+      fg += fvals[k] * g;
+      gg += g * g;
+    }
+    if (gg > 0 && fg > 0) scale = fg / gg;
+  }
+
+  constexpr double kRadiusMm = 60.0;  // rotations count as displacements at this radius
+  double lambda = 1e-3;
+  RegistrationOutput out;
+  Accumulated cur = evaluate(r, t, scale, true);
+  unsigned it = 0;
+  std::string stop = "maximum iterations";
+  const int max_iterations = std::max(1, std::min(s.max_iterations, 50));
+  for (; it < static_cast<unsigned>(max_iterations); ++it) {
+    Eigen::Matrix<double, 7, 7> a = cur.h;
+    for (int i = 0; i < 7; ++i) a(i, i) *= 1.0 + lambda;
+    const Eigen::Matrix<double, 7, 1> u = a.ldlt().solve(cur.g);
+    if (!u.allFinite()) {
+      stop = "singular system";
+      break;
+    }
+    const Eigen::Vector3d w = u.segment<3>(0), dt = u.segment<3>(3);
+    const double angle = w.norm();
+    const Eigen::Matrix3d rd =
+        angle > 0 ? Eigen::AngleAxisd(angle, w / angle).toRotationMatrix() : Eigen::Matrix3d::Identity();
+    const Eigen::Matrix3d r_new = r * rd;
+    const Eigen::Vector3d t_new = t + r * dt;
+    const double scale_new = scale + u(6);
+    const double step_mm = dt.norm() + kRadiusMm * angle;
+    Accumulated next = evaluate(r_new, t_new, scale_new, true);
+    if (mean_cost(next) <= mean_cost(cur)) {
+      r = r_new;
+      t = t_new;
+      scale = scale_new;
+      cur = std::move(next);
+      lambda = std::max(1e-6, lambda * 0.3);
+      if (step_mm < s.min_step_mm) {
+        stop = "step below minimum";
+        ++it;
+        break;
+      }
+    } else {
+      lambda *= 10;
+      if (lambda > 1e6 || step_mm < s.min_step_mm) {
+        stop = "no further decrease";
+        ++it;
+        break;
+      }
+    }
+  }
+  // Back to ITK Euler parameters (R = Rz Rx Ry).
+  Mat3 rm{};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) rm[3 * i + j] = r(i, j);
+  const auto ang = euler_angles_rad(rm);
+  out.params = {ang[0], ang[1], ang[2], t[0], t[1], t[2]};
+  out.metric_value = mean_cost(cur);
+  out.iterations = it;
+  out.stop_condition = stop;
+  return out;
+}
+
+}  // namespace petpipe::realign::detail
