@@ -72,6 +72,16 @@ RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, c
 // counted at 60 mm) or after max_iterations (at most 50). Needs settings.fixed_mask.
 RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                       const Params& initial, const RegistrationSettings& settings);
+// The same with the fixed image given by its values at points (physical, LPS mm); settings.fixed_mask,
+// sampling_fraction and max_samples are not used.
+RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, const float* fixed_values,
+                                             const Image3D& moving, const Vec3& center, const Params& initial,
+                                             const RegistrationSettings& settings);
+
+// out(x) = image(T(x)) by trilinear interpolation at the voxels where `where` is non-zero (0 elsewhere
+// and where T(x) falls outside the image); single-threaded.
+void reslice_linear_where(const Image3D& image, const Params& params, const Vec3& center,
+                          const std::vector<unsigned char>& where, float* out);
 
 // out(x) = in(T(x)) on the same grid, T given by params/center; outside -> 0. `threads` work units.
 // Linear: ITK's ResampleImageFilter; cubic B-spline: bspline_coefficients + reslice_bspline on a copy.

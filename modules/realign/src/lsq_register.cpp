@@ -96,28 +96,64 @@ struct Accumulated {
 
 }  // namespace
 
+void reslice_linear_where(const Image3D& image, const Params& params, const Vec3& center,
+                          const std::vector<unsigned char>& where, float* out) {
+  const auto& g = image.geom;
+  if (where.size() != g.voxel_count()) throw make_error("realign: reslicing mask size mismatch");
+  const Sampler sampler(image);
+  const IndexMap map(g);
+  const Eigen::Vector3d c(center[0], center[1], center[2]);
+  // Index of T(x) for x = the centre of voxel (i, j, k): M * (i, j, k) + m.
+  const Eigen::Matrix3d r = euler_matrix(params);
+  Eigen::Matrix3d d;
+  for (int a = 0; a < 3; ++a)
+    for (int b2 = 0; b2 < 3; ++b2) d(a, b2) = g.direction[3 * a + b2];
+  const Eigen::Matrix3d m = map.a * r * d * Eigen::Vector3d(g.spacing[0], g.spacing[1], g.spacing[2]).asDiagonal();
+  const Eigen::Vector3d m0 =
+      map.a * (r * (Eigen::Vector3d(g.origin[0], g.origin[1], g.origin[2]) - c) + c +
+               Eigen::Vector3d(params[3], params[4], params[5])) + map.b;
+  std::size_t v = 0;
+  for (std::size_t k = 0; k < g.size[2]; ++k)
+    for (std::size_t j = 0; j < g.size[1]; ++j)
+      for (std::size_t i = 0; i < g.size[0]; ++i, ++v) {
+        if (!where[v]) {
+          out[v] = 0.0f;
+          continue;
+        }
+        const Eigen::Vector3d ci = m * Eigen::Vector3d(static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)) + m0;
+        double val = 0;
+        out[v] = sampler.sample({ci[0], ci[1], ci[2]}, val, nullptr) ? static_cast<float>(val) : 0.0f;
+      }
+}
+
 RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                       const Params& initial, const RegistrationSettings& s) {
   if (!s.fixed_mask) throw make_error("realign: least-squares registration needs a sampling mask");
-  const auto points = draw_sample_points(fixed.geom, *s.fixed_mask, s.sampling_fraction, s.max_samples, s.seed);
-  const Sampler fixed_sampler(fixed), moving_sampler(moving);
-  const IndexMap fixed_map(fixed.geom), moving_map(moving.geom);
-  const Eigen::Vector3d c(center[0], center[1], center[2]);
-
-  // Fixed values at the points (interpolated once) and the points relative to the centre.
-  std::vector<Eigen::Vector3d> rel;
-  std::vector<double> fvals;
-  rel.reserve(points.size());
-  fvals.reserve(points.size());
-  for (const auto& p : points) {
-    const Eigen::Vector3d x(p[0], p[1], p[2]);
-    const Eigen::Vector3d ci = fixed_map.a * x + fixed_map.b;
+  const auto drawn = draw_sample_points(fixed.geom, *s.fixed_mask, s.sampling_fraction, s.max_samples, s.seed);
+  std::vector<Vec3> points;
+  std::vector<float> values;
+  const Sampler fixed_sampler(fixed);
+  const IndexMap fixed_map(fixed.geom);
+  for (const auto& p : drawn) {
+    const Eigen::Vector3d ci = fixed_map.a * Eigen::Vector3d(p[0], p[1], p[2]) + fixed_map.b;
     double v = 0;
     if (!fixed_sampler.sample({ci[0], ci[1], ci[2]}, v, nullptr)) continue;
-    rel.push_back(x - c);
-    fvals.push_back(v);
+    points.push_back(p);
+    values.push_back(static_cast<float>(v));
   }
-  if (rel.size() < 100) throw make_error("realign: too few sample points inside the image (", rel.size(), ")");
+  return register_rigid_lsq_points(points, values.data(), moving, center, initial, s);
+}
+
+RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, const float* fixed_values,
+                                             const Image3D& moving, const Vec3& center, const Params& initial,
+                                             const RegistrationSettings& s) {
+  if (points.size() < 100) throw make_error("realign: too few sample points inside the image (", points.size(), ")");
+  const Sampler moving_sampler(moving);
+  const IndexMap moving_map(moving.geom);
+  const Eigen::Vector3d c(center[0], center[1], center[2]);
+  std::vector<Eigen::Vector3d> rel(points.size());
+  for (std::size_t k = 0; k < points.size(); ++k) rel[k] = Eigen::Vector3d(points[k][0], points[k][1], points[k][2]) - c;
+  const float* fvals = fixed_values;
 
   // Cost, gradient and Gauss-Newton matrix at (R, t, scale).
   auto evaluate = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t, double scale, bool derivatives) {

@@ -143,6 +143,22 @@ std::vector<unsigned char> head_mask(const Image3D& smoothed, double fraction, i
   return mask;
 }
 
+// The mask dilated by one voxel in the 26-neighbourhood.
+std::vector<unsigned char> dilate_box(const std::vector<unsigned char>& mask, const Geometry& g) {
+  std::vector<unsigned char> out(mask.size(), 0);
+  const long nx = static_cast<long>(g.size[0]), ny = static_cast<long>(g.size[1]), nz = static_cast<long>(g.size[2]);
+  for (long z = 0; z < nz; ++z)
+    for (long y = 0; y < ny; ++y)
+      for (long x = 0; x < nx; ++x) {
+        if (!mask[static_cast<std::size_t>(x + nx * (y + ny * z))]) continue;
+        for (long dz = std::max(0L, z - 1); dz <= std::min(nz - 1, z + 1); ++dz)
+          for (long dy = std::max(0L, y - 1); dy <= std::min(ny - 1, y + 1); ++dy)
+            for (long dx = std::max(0L, x - 1); dx <= std::min(nx - 1, x + 1); ++dx)
+              out[static_cast<std::size_t>(dx + nx * (dy + ny * dz))] = 1;
+      }
+  return out;
+}
+
 // Second-pass targets from a low-rank temporal model (Options::refine_target = model). On entry
 // images[k] is frame k realigned to the reference space; on return it holds that frame as predicted
 // from the other frames. Rows are scaled by sqrt(duration) (noise roughly ~ 1/duration); the temporal
@@ -152,10 +168,13 @@ std::vector<unsigned char> head_mask(const Image3D& smoothed, double fraction, i
 // do not enter its target. A frame that the basis cannot predict from the others (leverage h_kk > 0.9,
 // e.g. a lone early frame) gets the duration-weighted mean of the others instead.
 // frame_numbers (1-based) only label the debug log.
-void model_targets(std::vector<Image3D>& images, const std::vector<double>& durations,
-                   const std::vector<unsigned char>& mask, int components, const std::vector<std::size_t>& frame_numbers) {
-  const std::size_t nf = images.size();
-  const std::size_t nvox = images.front().data.size();
+// The frames are given as rows of `count` values; mask (may be null): the values that enter the Gram
+// matrix; predict (may be null): the values predicted (the others are left as they are).
+void model_targets(const std::vector<float*>& rows, std::size_t count, const unsigned char* mask,
+                   const unsigned char* predict, const std::vector<double>& durations, int components,
+                   const std::vector<std::size_t>& frame_numbers) {
+  const std::size_t nf = rows.size();
+  const std::size_t nvox = count;
   std::vector<double> s(nf);
   for (std::size_t k = 0; k < nf; ++k) s[k] = std::sqrt(durations[k]);
   // Gram matrix over the mask, in fixed chunks summed in order (deterministic).
@@ -167,8 +186,8 @@ void model_targets(std::vector<Image3D>& images, const std::vector<double>& dura
     for (std::size_t c = c0; c < c1; ++c) {
       auto& g = partial[c];
       for (std::size_t v = c * chunk; v < std::min(nvox, (c + 1) * chunk); ++v) {
-        if (!mask[v]) continue;
-        for (std::size_t k = 0; k < nf; ++k) z[k] = s[k] * images[k].data[v];
+        if (mask && !mask[v]) continue;
+        for (std::size_t k = 0; k < nf; ++k) z[k] = s[k] * rows[k][v];
         for (std::size_t a = 0; a < nf; ++a)
           for (std::size_t b = 0; b <= a; ++b) g(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) += z[a] * z[b];
       }
@@ -209,11 +228,12 @@ void model_targets(std::vector<Image3D>& images, const std::vector<double>& dura
   parallel_for(nvox, [&](std::size_t v0, std::size_t v1) {
     std::vector<double> y(nf);
     for (std::size_t v = v0; v < v1; ++v) {
-      for (std::size_t k = 0; k < nf; ++k) y[k] = images[k].data[v];
+      if (predict && !predict[v]) continue;
+      for (std::size_t k = 0; k < nf; ++k) y[k] = rows[k][v];
       for (std::size_t k = 0; k < nf; ++k) {
         double t = 0;
         for (std::size_t g = 0; g < nf; ++g) t += a(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(g)) * y[g];
-        images[k].data[v] = static_cast<float>(t);
+        rows[k][v] = static_cast<float>(t);
       }
     }
   });
@@ -522,9 +542,8 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   rs.min_step_mm = o.min_step_mm;
   rs.seed = o.seed;
 
-  // target_of(i): the fixed image of frames[i].
-  auto run_pass = [&](const auto& target_of, const std::vector<Image3D>& images, const std::vector<std::size_t>& frames,
-                      const detail::RegistrationSettings& rs, const char* label) {
+  // register_one(i, f): registers frames[i] = f from its current transform.
+  auto run_pass = [&](const auto& register_one, const std::vector<std::size_t>& frames, const char* label) {
     const auto started = std::chrono::steady_clock::now();
     Progress progress(label, frames.size());
     std::mutex mutex;
@@ -532,8 +551,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
       for (std::size_t i = b; i < e; ++i) {
         const std::size_t f = frames[i];
         const auto out = with_context(petpipe::detail::concat("frame ", f + 1),
-                                      [&] { return detail::register_rigid(target_of(i), images[f], res.center_lps,
-                                                                          to_params(res.frames[f]), rs); });
+                                      [&] { return register_one(i, f); });
         {
           std::lock_guard<std::mutex> lock(mutex);
           set_params(res.frames[f], out.params);
@@ -565,7 +583,10 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     rs1.levels = rs.levels - 1;
     rs1.extra_shrink_levels = 1;
   }
-  run_pass([&](std::size_t) -> const Image3D& { return est[ref]; }, est, todo, rs1, "realign: pass 1");
+  run_pass([&](std::size_t, std::size_t f) {
+             return detail::register_rigid(est[ref], est[f], res.center_lps, to_params(res.frames[f]), rs1);
+           },
+           todo, "realign: pass 1");
   for (auto f : todo) res.frames[f].status = "estimated";
 
   // Pass 2 (refine_passes rounds) on the finer images (refine_fwhm_mm), one resolution level, every
@@ -579,11 +600,13 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   // The second pass samples only the head (and a margin), from the reference frame's smoothed image:
   // the same number of points then covers the head densely.
   std::vector<unsigned char> refine_mask;
+  std::vector<unsigned char> target_mask;  // refine_mask and its 26 neighbours: what the points can read
   if (refine) {
     refine_mask = head_mask(est[ref], 0.05, 3);
     std::size_t inside = 0;
     for (auto v : refine_mask) inside += v;
     log::debug("realign: second-pass sampling mask ", inside, " of ", refine_mask.size(), " voxels");
+    target_mask = dilate_box(refine_mask, est[ref].geom);
     est.clear();
   }
   // With the model target the first round goes to the reference frame itself, unsmoothed: the model
@@ -603,15 +626,24 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
     if (use_model && !model_round) {
       targets.push_back(fine[ref]);  // the reference frame, unsmoothed (its transform is the identity)
     } else if (model_round) {
+      const auto t0 = std::chrono::steady_clock::now();
+      // Only the voxels that the second pass's points can read (the mask and one voxel around it).
       targets.reserve(all.size());
-      for (auto f : all) {
-        targets.emplace_back(fine[f].geom, 0.0f);
-        detail::reslice_volume(fine[f].data.data(), targets.back().data.data(), fine[f].geom, to_params(res.frames[f]),
-                               res.center_lps, Interpolation::linear, thread_count());
-      }
+      for (auto f : all) targets.emplace_back(fine[f].geom, 0.0f);
+      parallel_for(all.size(), [&](std::size_t b, std::size_t e) {
+        for (std::size_t k = b; k < e; ++k)
+          detail::reslice_linear_where(fine[all[k]], to_params(res.frames[all[k]]), res.center_lps, target_mask,
+                                       targets[k].data.data());
+      }, 1);
       std::vector<std::size_t> numbers;
       for (auto f : all) numbers.push_back(f + 1);
-      model_targets(targets, durations, refine_mask, o.refine_components, numbers);
+      const auto t1 = std::chrono::steady_clock::now();
+      std::vector<float*> rows;
+      for (auto& t : targets) rows.push_back(t.data.data());
+      model_targets(rows, targets.front().data.size(), refine_mask.data(), target_mask.data(), durations,
+                    o.refine_components, numbers);
+      log::debug("realign: model targets: reslicing ", std::chrono::duration<double>(t1 - t0).count(), " s, model ",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), " s");
     } else {
       Image3D mean(fine[ref].geom, 0.0f);
       std::vector<float> buffer(mean.data.size());
@@ -644,8 +676,12 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         rs2.min_step_mm = std::max(o.min_step_mm, o.lncc_min_step_mm);
       }
     }
-    run_pass([&](std::size_t i) -> const Image3D& { return targets[model_round ? i : 0]; }, fine, all, rs2,
-             round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)");
+    const char* label = round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)";
+    run_pass([&](std::size_t i, std::size_t f) {
+               return detail::register_rigid(targets[model_round ? i : 0], fine[f], res.center_lps,
+                                             to_params(res.frames[f]), rs2);
+             },
+             all, label);
     if (model_round) {
       // Leave-one-out targets follow the frames: a rotation or shift common to all frames changes no
       // frame's match to its target, so a model round can move the whole series together (noise makes
