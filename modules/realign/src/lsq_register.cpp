@@ -161,24 +161,35 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
     const Eigen::Matrix3d ar = moving_map.a * r;  // index of T(x) = ar * (x - c) + a (c + t) + b
     const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
     const Eigen::Matrix3d grad_map = r.transpose() * moving_map.a.transpose();  // q = R^T A^T grad_idx
-    Eigen::Matrix<double, 7, 1> j;
+    double h[7][7] = {};  // lower triangle
+    double gv[7] = {};
+    const Eigen::Matrix3d sg = scale * grad_map;
     for (std::size_t k = 0; k < rel.size(); ++k) {
-      const Eigen::Vector3d ci = ar * rel[k] + a0;
+      const Eigen::Vector3d& x = rel[k];
+      const double cx = ar(0, 0) * x[0] + ar(0, 1) * x[1] + ar(0, 2) * x[2] + a0[0];
+      const double cy = ar(1, 0) * x[0] + ar(1, 1) * x[1] + ar(1, 2) * x[2] + a0[1];
+      const double cz = ar(2, 0) * x[0] + ar(2, 1) * x[1] + ar(2, 2) * x[2] + a0[2];
       double g = 0;
       Vec3 gi{};
-      if (!moving_sampler.sample({ci[0], ci[1], ci[2]}, g, derivatives ? &gi : nullptr)) continue;
+      if (!moving_sampler.sample({cx, cy, cz}, g, derivatives ? &gi : nullptr)) continue;
       const double res = fvals[k] - scale * g;
       acc.cost += res * res;
       ++acc.used;
       if (!derivatives) continue;
-      const Eigen::Vector3d q = grad_map * Eigen::Vector3d(gi[0], gi[1], gi[2]);
-      j.segment<3>(0) = scale * rel[k].cross(q);
-      j.segment<3>(3) = scale * q;
-      j(6) = g;
-      acc.h.selfadjointView<Eigen::Lower>().rankUpdate(j);
-      acc.g += res * j;
+      // q = scale * R^T A^T grad_idx; J = (x cross q, q, g).
+      const double q0 = sg(0, 0) * gi[0] + sg(0, 1) * gi[1] + sg(0, 2) * gi[2];
+      const double q1 = sg(1, 0) * gi[0] + sg(1, 1) * gi[1] + sg(1, 2) * gi[2];
+      const double q2 = sg(2, 0) * gi[0] + sg(2, 1) * gi[1] + sg(2, 2) * gi[2];
+      const double j[7] = {x[1] * q2 - x[2] * q1, x[2] * q0 - x[0] * q2, x[0] * q1 - x[1] * q0, q0, q1, q2, g};
+      for (int a = 0; a < 7; ++a) {
+        gv[a] += res * j[a];
+        for (int b = 0; b <= a; ++b) h[a][b] += j[a] * j[b];
+      }
     }
-    acc.h = acc.h.selfadjointView<Eigen::Lower>();
+    for (int a = 0; a < 7; ++a) {
+      acc.g(a) = gv[a];
+      for (int b = 0; b <= a; ++b) acc.h(a, b) = acc.h(b, a) = h[a][b];
+    }
     return acc;
   };
   auto mean_cost = [](const Accumulated& a) {

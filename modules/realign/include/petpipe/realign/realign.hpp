@@ -69,7 +69,7 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 3;                // rounds of the second pass in all (1..5), each starting from the
+  int refine_passes = 5;                // rounds of the second pass in all (1..5), each starting from the
                                         // previous one's result with its targets rebuilt
   // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
   // (SPM), every round. model: the reference frame (unsmoothed) in the first round, then the frame as
