@@ -71,6 +71,7 @@ realign::Metric parse_metric(const std::string& s) {
 
 realign::Metric parse_reference_metric(const std::string& s) {
   if (s == "lncc") return realign::Metric::lncc;
+  if (s == "local") return realign::Metric::local_lsq;
   if (s == "correlation" || s == "nc") return realign::Metric::correlation;
   if (s == "mattes" || s == "mi") return realign::Metric::mattes;
   throw make_error("--reference-metric: unknown metric \"", s, "\" (lncc, mattes or correlation)");
@@ -93,6 +94,7 @@ std::string metric_name(realign::Metric m) {
     case realign::Metric::mattes: return "Mattes mutual information";
     case realign::Metric::lncc: return "local normalized correlation";
     case realign::Metric::least_squares: return "least squares with intensity scale";
+    case realign::Metric::local_lsq: return "local least squares (intensity slope and offset per cell)";
   }
   return "";
 }

@@ -27,6 +27,7 @@ struct RegistrationSettings {
   // sample count is computed from the voxels inside it.
   const std::vector<unsigned char>* fixed_mask = nullptr;
   int lncc_radius = 2;  // Metric::lncc: window half-width in voxels of the images
+  int cell_voxels = 4;  // Metric::local_lsq: cells of this many voxels per axis
   int extra_shrink_levels = 0;  // the finest level runs at shrink 2^extra_shrink_levels (the levels below it are skipped)
 };
 
@@ -74,9 +75,12 @@ RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& movin
                                       const Params& initial, const RegistrationSettings& settings);
 // The same with the fixed image given by its values at points (physical, LPS mm); settings.fixed_mask,
 // sampling_fraction and max_samples are not used.
+// cells (optional, one id per point): local mode, fixed ~ a_c * moving + b_c with a_c, b_c fitted per
+// cell at every pose (Metric::local_lsq), no global scale.
 RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, const float* fixed_values,
                                              const Image3D& moving, const Vec3& center, const Params& initial,
-                                             const RegistrationSettings& settings);
+                                             const RegistrationSettings& settings,
+                                             const std::vector<std::uint32_t>* cells = nullptr);
 
 // out(x) = image(T(x)) by trilinear interpolation at the voxels where `where` is non-zero (0 elsewhere
 // and where T(x) falls outside the image); single-threaded.

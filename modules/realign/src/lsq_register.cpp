@@ -141,12 +141,25 @@ RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& movin
     points.push_back(p);
     values.push_back(static_cast<float>(v));
   }
-  return register_rigid_lsq_points(points, values.data(), moving, center, initial, s);
+  if (s.metric != Metric::local_lsq) return register_rigid_lsq_points(points, values.data(), moving, center, initial, s);
+  // Cells of cell_voxels^3 voxels of the fixed grid.
+  const int k = std::max(1, s.cell_voxels);
+  std::array<std::size_t, 3> ncell{};
+  for (int a = 0; a < 3; ++a) ncell[a] = (fixed.geom.size[a] + static_cast<std::size_t>(k) - 1) / static_cast<std::size_t>(k);
+  std::vector<std::uint32_t> cells(points.size());
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const Eigen::Vector3d ci = fixed_map.a * Eigen::Vector3d(points[i][0], points[i][1], points[i][2]) + fixed_map.b;
+    std::array<std::size_t, 3> q{};
+    for (int a = 0; a < 3; ++a)
+      q[a] = std::min(ncell[a] - 1, static_cast<std::size_t>(std::max(0.0, std::floor((ci[a] + 0.5) / k))));
+    cells[i] = static_cast<std::uint32_t>(q[0] + ncell[0] * (q[1] + ncell[1] * q[2]));
+  }
+  return register_rigid_lsq_points(points, values.data(), moving, center, initial, s, &cells);
 }
 
 RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, const float* fixed_values,
                                              const Image3D& moving, const Vec3& center, const Params& initial,
-                                             const RegistrationSettings& s) {
+                                             const RegistrationSettings& s, const std::vector<std::uint32_t>* cells) {
   if (points.size() < 100) throw make_error("realign: too few sample points inside the image (", points.size(), ")");
   const Sampler moving_sampler(moving);
   const IndexMap moving_map(moving.geom);
@@ -155,8 +168,95 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
   for (std::size_t k = 0; k < points.size(); ++k) rel[k] = Eigen::Vector3d(points[k][0], points[k][1], points[k][2]) - c;
   const float* fvals = fixed_values;
 
+  // Local mode: per-cell sums and the moving samples of the current evaluation.
+  const bool local = cells != nullptr;
+  std::size_t ncells = 0;
+  if (local) {
+    if (cells->size() != points.size()) throw make_error("realign: cell ids do not match the points");
+    for (auto id : *cells) ncells = std::max<std::size_t>(ncells, id + 1);
+  }
+  std::vector<std::array<double, 6>> cell_sums(ncells);  // n, sum g, sum g^2, sum f, sum f g, sum f^2
+  std::vector<std::array<float, 4>> sampled(local ? points.size() : 0);  // g and its index gradient
+  std::vector<unsigned char> inside(local ? points.size() : 0);
+
+  // Local mode: f ~ a_c g + b_c within each cell c, a_c and b_c fitted at the current pose (profiled
+  // out); the Gauss-Newton step holds them fixed, which at convergence is a stationary point of the
+  // profiled cost (envelope theorem). Cells with fewer than 8 points or no variation of g are left out.
+  auto evaluate_local = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t) {
+    Accumulated acc;
+    const Eigen::Matrix3d ar = moving_map.a * r;
+    const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
+    const Eigen::Matrix3d grad_map = r.transpose() * moving_map.a.transpose();
+    for (auto& cs : cell_sums) cs.fill(0.0);
+    for (std::size_t k = 0; k < rel.size(); ++k) {
+      const Eigen::Vector3d& x = rel[k];
+      const double cx = ar(0, 0) * x[0] + ar(0, 1) * x[1] + ar(0, 2) * x[2] + a0[0];
+      const double cy = ar(1, 0) * x[0] + ar(1, 1) * x[1] + ar(1, 2) * x[2] + a0[1];
+      const double cz = ar(2, 0) * x[0] + ar(2, 1) * x[1] + ar(2, 2) * x[2] + a0[2];
+      double g = 0;
+      Vec3 gi{};
+      inside[k] = moving_sampler.sample({cx, cy, cz}, g, &gi) ? 1 : 0;
+      if (!inside[k]) continue;
+      sampled[k] = {static_cast<float>(g), static_cast<float>(gi[0]), static_cast<float>(gi[1]), static_cast<float>(gi[2])};
+      auto& cs = cell_sums[(*cells)[k]];
+      const double f = fvals[k];
+      cs[0] += 1;
+      cs[1] += g;
+      cs[2] += g * g;
+      cs[3] += f;
+      cs[4] += f * g;
+      cs[5] += f * f;
+    }
+    // Per cell: slope a, intercept b (stored in place of sum g and sum g^2), or n = 0 when left out.
+    for (auto& cs : cell_sums) {
+      const double n = cs[0];
+      if (n < 8) {
+        cs[0] = 0;
+        continue;
+      }
+      const double vg = cs[2] - cs[1] * cs[1] / n;
+      const double cfg = cs[4] - cs[1] * cs[3] / n;
+      const double vf = cs[5] - cs[3] * cs[3] / n;
+      if (!(vg > 1e-12 * std::max(vf, 1e-30))) {
+        cs[0] = 0;
+        continue;
+      }
+      const double a = cfg / vg;
+      cs[2] = (cs[3] - a * cs[1]) / n;
+      cs[1] = a;
+    }
+    double h[7][7] = {};
+    double gv[7] = {};
+    for (std::size_t k = 0; k < rel.size(); ++k) {
+      if (!inside[k]) continue;
+      const auto& cs = cell_sums[(*cells)[k]];
+      if (cs[0] == 0) continue;
+      const double a = cs[1], g = sampled[k][0];
+      const double res = fvals[k] - a * g - cs[2];
+      acc.cost += res * res;
+      ++acc.used;
+      const double g0 = a * sampled[k][1], g1 = a * sampled[k][2], g2 = a * sampled[k][3];
+      const double q0 = grad_map(0, 0) * g0 + grad_map(0, 1) * g1 + grad_map(0, 2) * g2;
+      const double q1 = grad_map(1, 0) * g0 + grad_map(1, 1) * g1 + grad_map(1, 2) * g2;
+      const double q2 = grad_map(2, 0) * g0 + grad_map(2, 1) * g1 + grad_map(2, 2) * g2;
+      const Eigen::Vector3d& x = rel[k];
+      const double j[6] = {x[1] * q2 - x[2] * q1, x[2] * q0 - x[0] * q2, x[0] * q1 - x[1] * q0, q0, q1, q2};
+      for (int i = 0; i < 6; ++i) {
+        gv[i] += res * j[i];
+        for (int b = 0; b <= i; ++b) h[i][b] += j[i] * j[b];
+      }
+    }
+    for (int i = 0; i < 6; ++i) {
+      acc.g(i) = gv[i];
+      for (int b = 0; b <= i; ++b) acc.h(i, b) = acc.h(b, i) = h[i][b];
+    }
+    acc.h(6, 6) = 1.0;  // no global scale in this mode: its update solves to 0
+    return acc;
+  };
+
   // Cost, gradient and Gauss-Newton matrix at (R, t, scale).
   auto evaluate = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t, double scale, bool derivatives) {
+    if (local) return evaluate_local(r, t);
     Accumulated acc;
     const Eigen::Matrix3d ar = moving_map.a * r;  // index of T(x) = ar * (x - c) + a (c + t) + b
     const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;

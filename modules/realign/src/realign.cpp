@@ -334,8 +334,10 @@ void validate_options(const DynamicImage& pet, const Options& o) {
   if (o.metric == Metric::least_squares || o.reference_metric == Metric::least_squares)
     throw make_error("realign: least squares is only for the model rounds of the second pass (model metric): the "
                      "other rounds compare frames with different tracer distributions");
-  if (o.model_metric == Metric::lncc)
-    throw make_error("realign: local normalized correlation is not available for the model rounds");
+  if (o.model_metric == Metric::lncc || o.model_metric == Metric::local_lsq)
+    throw make_error("realign: local metrics are not available for the model rounds");
+  if (o.metric == Metric::local_lsq)
+    throw make_error("realign: local least squares is only for the reference round of the second pass");
   if (o.lsq_max_samples < 100)
     throw make_error("realign: least-squares points must be >= 100 (got ", o.lsq_max_samples, ")");
   if (!(o.lncc_radius_mm > 0) || !std::isfinite(o.lncc_radius_mm))
@@ -674,6 +676,10 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         rs2.lncc_radius = std::clamp(static_cast<int>(std::lround(o.lncc_radius_mm / std::min({sp[0], sp[1], sp[2]}))), 1, 3);
         rs2.max_samples = std::min(o.refine_max_samples, o.lncc_max_samples);
         rs2.min_step_mm = std::max(o.min_step_mm, o.lncc_min_step_mm);
+      } else if (o.reference_metric == Metric::local_lsq) {
+        const auto& sp = fine[ref].geom.spacing;
+        rs2.cell_voxels = std::max(2, static_cast<int>(std::lround(2.0 * o.lncc_radius_mm / std::min({sp[0], sp[1], sp[2]}))));
+        rs2.max_samples = o.lsq_max_samples;
       }
     }
     const char* label = round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)";

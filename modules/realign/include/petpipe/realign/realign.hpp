@@ -38,9 +38,12 @@ enum class Metric {
   lncc,         // local normalized correlation in cubic windows about each sample point
                 // (ITK ANTSNeighborhoodCorrelationImageToImageMetricv4): only for the reference round of
                 // the second pass (Options::reference_metric)
-  least_squares // sum of squared differences with an intensity scale, Gauss-Newton (petpipe's own):
+  least_squares, // sum of squared differences with an intensity scale, Gauss-Newton (petpipe's own):
                 // only for the model rounds of the second pass (Options::model_metric), whose targets
                 // have the frame's own tracer distribution
+  local_lsq     // least squares with an intensity slope and offset fitted in each cell of a few millimetres
+                // (petpipe's own, Gauss-Newton; points jittered as for the others): for the reference
+                // round, where the tracer distribution differs from the frame's by local rescalings
 };
 enum class Interpolation { linear, bspline };  // B-spline: cubic
 enum class RefineTarget { mean, model };      // see Options::refine_target
