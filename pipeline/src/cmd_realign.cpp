@@ -74,7 +74,7 @@ realign::Metric parse_reference_metric(const std::string& s) {
   if (s == "local") return realign::Metric::local_lsq;
   if (s == "correlation" || s == "nc") return realign::Metric::correlation;
   if (s == "mattes" || s == "mi") return realign::Metric::mattes;
-  throw make_error("--reference-metric: unknown metric \"", s, "\" (lncc, mattes or correlation)");
+  throw make_error("--reference-metric: unknown metric \"", s, "\" (local, lncc, mattes or correlation)");
 }
 
 realign::Metric parse_model_metric(const std::string& s) {
@@ -199,6 +199,8 @@ int run_realign(const po::variables_map& vm) {
     o.refine_components = k;
     o.reference_metric = parse_reference_metric(vm["reference-metric"].as<std::string>());
     o.lncc_radius_mm = vm["lncc-radius"].as<double>();
+    o.local_cell_mm = vm["local-cell"].as<double>();
+    if (!(o.local_cell_mm > 0)) throw make_error("--local-cell: must be > 0 mm (got ", o.local_cell_mm, ")");
     if (!(o.lncc_radius_mm > 0)) throw make_error("--lncc-radius: must be > 0 mm (got ", o.lncc_radius_mm, ")");
     const long ls = vm["lncc-samples"].as<long>();
     if (ls < 1000) throw make_error("--lncc-samples: at least 1000 points (got ", ls, ")");
@@ -265,6 +267,7 @@ int run_realign(const po::variables_map& vm) {
   config["refine_components"] = o.refine_components;
   config["reference_metric"] = vm["reference-metric"].as<std::string>();
   config["lncc_radius_mm"] = o.lncc_radius_mm;
+  config["local_cell_mm"] = o.local_cell_mm;
   config["lncc_max_samples"] = o.lncc_max_samples;
   config["model_metric"] = model_metric_key(o.model_metric);
   config["lsq_max_samples"] = o.lsq_max_samples;
@@ -397,7 +400,7 @@ Command realign_command() {
         ("single-pass", "skip the second pass (registration to the mean)")
         ("sampling", po::value<double>()->default_value(realign::Options{}.sampling_fraction), "fraction of estimation voxels sampled (0,1]")
         ("refine-passes", po::value<int>()->default_value(realign::Options{}.refine_passes),
-         "second pass: rounds (1..5), each from the previous one's result with rebuilt targets")
+         "second pass: rounds (1..12), each from the previous one's result with rebuilt targets")
         ("refine-fwhm", po::value<double>()->default_value(realign::Options{}.refine_fwhm_mm),
          "second pass: smoothing of its images (FWHM, mm; 0 = none, < 0 = --fwhm)")
         ("refine-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.refine_max_samples)),
@@ -409,8 +412,11 @@ Command realign_command() {
         ("refine-components", po::value<int>()->default_value(realign::Options{}.refine_components),
          "second pass, model target: temporal components (1..8)")
         ("reference-metric", po::value<std::string>()->default_value("lncc"),
-         "second pass, model target: metric of the round against the reference frame (lncc: local "
-         "normalized correlation, mattes or correlation)")
+         "second pass, model target: metric of the round against the reference frame (lncc: ITK's local "
+         "normalized correlation; local: least squares with an intensity scale per cell of --local-cell "
+         "mm; mattes or correlation)")
+        ("local-cell", po::value<double>()->default_value(realign::Options{}.local_cell_mm),
+         "local least squares: cell edge (mm, at least 2 estimation voxels)")
         ("lncc-radius", po::value<double>()->default_value(realign::Options{}.lncc_radius_mm),
          "local normalized correlation: window half-width (mm, rounded to 1..3 estimation voxels)")
         ("lncc-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.lncc_max_samples)),

@@ -175,13 +175,14 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
     if (cells->size() != points.size()) throw make_error("realign: cell ids do not match the points");
     for (auto id : *cells) ncells = std::max<std::size_t>(ncells, id + 1);
   }
-  std::vector<std::array<double, 6>> cell_sums(ncells);  // n, sum g, sum g^2, sum f, sum f g, sum f^2
+  std::vector<std::array<double, 6>> cell_sums(ncells);  // n, slope, sum g^2, sum f, sum f g, sum f^2
   std::vector<std::array<float, 4>> sampled(local ? points.size() : 0);  // g and its index gradient
   std::vector<unsigned char> inside(local ? points.size() : 0);
 
-  // Local mode: f ~ a_c g + b_c within each cell c, a_c and b_c fitted at the current pose (profiled
-  // out); the Gauss-Newton step holds them fixed, which at convergence is a stationary point of the
-  // profiled cost (envelope theorem). Cells with fewer than 8 points or no variation of g are left out.
+  // Local mode: f ~ a_c g within each cell c, the slope a_c fitted at every pose (profiled out, with
+  // its derivative in the Gauss-Newton step: variable projection). Cells with fewer than 8 points or
+  // g ~ 0 are left out. (An offset per cell
+  // as well absorbs most of a small shift wherever the image is locally linear: measured worse.)
   auto evaluate_local = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t) {
     Accumulated acc;
     const Eigen::Matrix3d ar = moving_map.a * r;
@@ -201,46 +202,69 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
       auto& cs = cell_sums[(*cells)[k]];
       const double f = fvals[k];
       cs[0] += 1;
-      cs[1] += g;
       cs[2] += g * g;
       cs[3] += f;
       cs[4] += f * g;
       cs[5] += f * f;
     }
-    // Per cell: slope a, intercept b (stored in place of sum g and sum g^2), or n = 0 when left out.
+    // Per cell: slope a (stored in place of sum g), or n = 0 when left out.
     for (auto& cs : cell_sums) {
       const double n = cs[0];
       if (n < 8) {
         cs[0] = 0;
         continue;
       }
-      const double vg = cs[2] - cs[1] * cs[1] / n;
-      const double cfg = cs[4] - cs[1] * cs[3] / n;
-      const double vf = cs[5] - cs[3] * cs[3] / n;
-      if (!(vg > 1e-12 * std::max(vf, 1e-30))) {
+      if (!(cs[2] > 1e-12 * std::max(cs[5], 1e-30))) {
         cs[0] = 0;
         continue;
       }
-      const double a = cfg / vg;
-      cs[2] = (cs[3] - a * cs[1]) / n;
-      cs[1] = a;
+      cs[1] = cs[4] / cs[2];
     }
+    // d(moving at point k)/d(motion) = (x cross q, q), q = R^T A^T grad_idx.
+    auto dg = [&](std::size_t k, double* j) {
+      const double g0 = sampled[k][1], g1 = sampled[k][2], g2 = sampled[k][3];
+      const double q0 = grad_map(0, 0) * g0 + grad_map(0, 1) * g1 + grad_map(0, 2) * g2;
+      const double q1 = grad_map(1, 0) * g0 + grad_map(1, 1) * g1 + grad_map(1, 2) * g2;
+      const double q2 = grad_map(2, 0) * g0 + grad_map(2, 1) * g1 + grad_map(2, 2) * g2;
+      const Eigen::Vector3d& x = rel[k];
+      j[0] = x[1] * q2 - x[2] * q1;
+      j[1] = x[2] * q0 - x[0] * q2;
+      j[2] = x[0] * q1 - x[1] * q0;
+      j[3] = q0;
+      j[4] = q1;
+      j[5] = q2;
+    };
+    // Variable projection: the slope a_c = sum f g / sum g^2 moves with the pose,
+    // da_c = sum_j (f_j - 2 a_c g_j) dg_j / sum g^2, so the residual f - a_c g has the Jacobian
+    // -(a_c dg_k + g_k da_c).
+    std::vector<std::array<double, 6>> da(ncells, std::array<double, 6>{});
+    for (std::size_t k = 0; k < rel.size(); ++k) {
+      if (!inside[k]) continue;
+      const auto& cs = cell_sums[(*cells)[k]];
+      if (cs[0] == 0) continue;
+      double j[6];
+      dg(k, j);
+      const double w = fvals[k] - 2.0 * cs[1] * sampled[k][0];
+      auto& d = da[(*cells)[k]];
+      for (int i = 0; i < 6; ++i) d[i] += w * j[i];
+    }
+    for (std::size_t cidx = 0; cidx < ncells; ++cidx)
+      if (cell_sums[cidx][0] != 0)
+        for (int i = 0; i < 6; ++i) da[cidx][i] /= cell_sums[cidx][2];
     double h[7][7] = {};
     double gv[7] = {};
     for (std::size_t k = 0; k < rel.size(); ++k) {
       if (!inside[k]) continue;
       const auto& cs = cell_sums[(*cells)[k]];
       if (cs[0] == 0) continue;
-      const double a = cs[1], g = sampled[k][0];
-      const double res = fvals[k] - a * g - cs[2];
+      const double a = cs[1], g = sampled[k][0];  // cs[1]: the cell's slope
+      const double res = fvals[k] - a * g;
       acc.cost += res * res;
       ++acc.used;
-      const double g0 = a * sampled[k][1], g1 = a * sampled[k][2], g2 = a * sampled[k][3];
-      const double q0 = grad_map(0, 0) * g0 + grad_map(0, 1) * g1 + grad_map(0, 2) * g2;
-      const double q1 = grad_map(1, 0) * g0 + grad_map(1, 1) * g1 + grad_map(1, 2) * g2;
-      const double q2 = grad_map(2, 0) * g0 + grad_map(2, 1) * g1 + grad_map(2, 2) * g2;
-      const Eigen::Vector3d& x = rel[k];
-      const double j[6] = {x[1] * q2 - x[2] * q1, x[2] * q0 - x[0] * q2, x[0] * q1 - x[1] * q0, q0, q1, q2};
+      double j[6];
+      dg(k, j);
+      const auto& d = da[(*cells)[k]];
+      for (int i = 0; i < 6; ++i) j[i] = a * j[i] + g * d[i];
       for (int i = 0; i < 6; ++i) {
         gv[i] += res * j[i];
         for (int b = 0; b <= i; ++b) h[i][b] += j[i] * j[b];

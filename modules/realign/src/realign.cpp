@@ -340,6 +340,8 @@ void validate_options(const DynamicImage& pet, const Options& o) {
     throw make_error("realign: local least squares is only for the reference round of the second pass");
   if (o.lsq_max_samples < 100)
     throw make_error("realign: least-squares points must be >= 100 (got ", o.lsq_max_samples, ")");
+  if (!(o.local_cell_mm > 0) || !std::isfinite(o.local_cell_mm))
+    throw make_error("realign: local least-squares cell must be > 0 mm (got ", o.local_cell_mm, ")");
   if (!(o.lncc_radius_mm > 0) || !std::isfinite(o.lncc_radius_mm))
     throw make_error("realign: local correlation window must be > 0 mm (got ", o.lncc_radius_mm, ")");
   if (!(o.lncc_min_step_mm >= 0)) throw make_error("realign: local correlation minimum step must be >= 0 mm");
@@ -678,7 +680,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         rs2.min_step_mm = std::max(o.min_step_mm, o.lncc_min_step_mm);
       } else if (o.reference_metric == Metric::local_lsq) {
         const auto& sp = fine[ref].geom.spacing;
-        rs2.cell_voxels = std::max(2, static_cast<int>(std::lround(2.0 * o.lncc_radius_mm / std::min({sp[0], sp[1], sp[2]}))));
+        rs2.cell_voxels = std::max(2, static_cast<int>(std::lround(o.local_cell_mm / std::min({sp[0], sp[1], sp[2]}))));
         rs2.max_samples = o.lsq_max_samples;
       }
     }

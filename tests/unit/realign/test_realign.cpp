@@ -398,6 +398,21 @@ TEST(RealignEstimate, ModelTargetOptionsAreChecked) {
   o = Options{};
   o.lncc_max_samples = 10;
   EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.reference_metric = Metric::least_squares;  // only for the model rounds
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.model_metric = Metric::local_lsq;  // only for the reference round
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.metric = Metric::local_lsq;
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.local_cell_mm = 0;
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.lsq_max_samples = 10;
+  EXPECT_THROW(estimate_motion(img, o), Error);
 }
 
 TEST(RealignEstimate, NanVoxelsAreZeroWithAWarning) {

@@ -115,6 +115,8 @@ TEST_F(RealignCli, WritesRealignedImageMotionTableAndMean) {
   EXPECT_EQ(j["Metric"].get<std::string>(), "Mattes mutual information");
   EXPECT_EQ(j["ReferenceRoundMetric"].get<std::string>(), "local normalized correlation");
   EXPECT_EQ(j["Configuration"]["reference_metric"].get<std::string>(), "lncc");
+  EXPECT_EQ(j["ModelRoundMetric"].get<std::string>(), "least squares with intensity scale");
+  EXPECT_EQ(j["Configuration"]["model_metric"].get<std::string>(), "lsq");
 
   // Existing outputs are not overwritten without --force.
   const CliResult again = run_cli("--pet " + pet_.string() + " --out " + out.string() + " --estimate-only --quiet");
@@ -155,7 +157,10 @@ TEST_F(RealignCli, BadInputsFailClearlyAndWriteNothing) {
       {"--pet " + pet_.string() + " --interp nearest", "not linear or bspline"},
       {"--pet " + zero_pet.string(), "every frame is empty"},
       {"--pet " + pet_.string() + " --refine-samples 10", "--refine-samples: at least 1000 points"},
-      {"--pet " + pet_.string() + " --refine-passes 9", "refine passes must be 1..5"},
+      {"--pet " + pet_.string() + " --refine-passes 13", "refine passes must be 1..12"},
+      {"--pet " + pet_.string() + " --model-metric lncc", "--model-metric: unknown metric \"lncc\""},
+      {"--pet " + pet_.string() + " --lsq-samples 10", "--lsq-samples: at least 1000 points"},
+      {"--pet " + pet_.string() + " --local-cell 0", "--local-cell: must be > 0 mm"},
       {"--pet " + pet_.string() + " --refine-target median", "--refine-target: \"median\" is not mean or model"},
       {"--pet " + pet_.string() + " --refine-components 0", "--refine-components: 1..8"},
       {"--pet " + pet_.string() + " --reference-metric ssd", "--reference-metric: unknown metric \"ssd\""},

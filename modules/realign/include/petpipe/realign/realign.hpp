@@ -41,7 +41,7 @@ enum class Metric {
   least_squares, // sum of squared differences with an intensity scale, Gauss-Newton (petpipe's own):
                 // only for the model rounds of the second pass (Options::model_metric), whose targets
                 // have the frame's own tracer distribution
-  local_lsq     // least squares with an intensity slope and offset fitted in each cell of a few millimetres
+  local_lsq     // least squares with an intensity scale fitted in each cell of about a centimetre
                 // (petpipe's own, Gauss-Newton; points jittered as for the others): for the reference
                 // round, where the tracer distribution differs from the frame's by local rescalings
 };
@@ -72,7 +72,7 @@ struct Options {
   // Registration.
   Metric metric = Metric::mattes;  // see docs/VALIDATION.md for the measurement behind the default
   bool two_pass = true;                 // second pass to the mean of the realigned frames
-  int refine_passes = 5;                // rounds of the second pass in all (1..5), each starting from the
+  int refine_passes = 5;                // rounds of the second pass in all (1..12), each starting from the
                                         // previous one's result with its targets rebuilt
   // Target of each frame in the second pass. mean: the duration-weighted mean of the realigned frames
   // (SPM), every round. model: the reference frame (unsmoothed) in the first round, then the frame as
@@ -92,6 +92,7 @@ struct Options {
   // refine_max_samples).
   Metric model_metric = Metric::least_squares;
   std::size_t lsq_max_samples = 400000;
+  double local_cell_mm = 12.0;         // local least squares: cell edge (rounded to >= 2 estimation voxels)
   double lncc_radius_mm = 6.0;          // window half-width (rounded to 1..3 estimation voxels)
   std::size_t lncc_max_samples = 4000;  // points of that round (each costs a window of voxels)
   double lncc_min_step_mm = 0.02;       // that round stops at this step (the model rounds refine further)
