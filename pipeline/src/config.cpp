@@ -23,6 +23,7 @@ json default_config() {
       "metric": "mattes",
       "refine_target": "model",
       "reference_metric": "lncc",
+      "model_metric": "lsq",
       "interpolation": "bspline"
     },
     "normalize": {

@@ -440,7 +440,7 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     s.args = {"realign", "--pet", p.pet.string(), "--out", p.pet_dir.string(), "--force",
               "--fwhm", num(rc["fwhm_mm"]), "--metric", rc["metric"].get<std::string>(),
               "--refine-target", rc["refine_target"].get<std::string>(), "--reference-metric",
-              rc["reference_metric"].get<std::string>(), "--interp",
+              rc["reference_metric"].get<std::string>(), "--model-metric", rc["model_metric"].get<std::string>(), "--interp",
               rc["interpolation"].get<std::string>(), "--start-time", num(rc["start_time_s"]),
               "--empty-fraction", num(rc["empty_fraction"]), "--excluded", rc["excluded_policy"].get<std::string>()};
     if (rc["reference_frame"].get<int>() > 0) {

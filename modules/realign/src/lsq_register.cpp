@@ -94,6 +94,50 @@ struct Accumulated {
   Eigen::Matrix<double, 7, 1> g = Eigen::Matrix<double, 7, 1>::Zero();
 };
 
+// Index of T(x) and the motion derivatives at one pose: T(x) = R x' + c + t for x' = x - c, continuous
+// index ar x' + a0; a moving-image gradient grad_idx (index units) gives q = R^T A^T grad_idx, and the
+// derivatives of moving(T(D(x))) in the update D are (x' cross q, q) (rotation, translation).
+struct Pose {
+  Eigen::Matrix3d ar, grad_map;
+  Eigen::Vector3d a0;
+  Pose(const IndexMap& m, const Eigen::Matrix3d& r, const Eigen::Vector3d& c, const Eigen::Vector3d& t)
+      : ar(m.a * r), grad_map(r.transpose() * m.a.transpose()), a0(m.a * (c + t) + m.b) {}
+  Vec3 index(const Eigen::Vector3d& x) const {
+    return {ar(0, 0) * x[0] + ar(0, 1) * x[1] + ar(0, 2) * x[2] + a0[0],
+            ar(1, 0) * x[0] + ar(1, 1) * x[1] + ar(1, 2) * x[2] + a0[1],
+            ar(2, 0) * x[0] + ar(2, 1) * x[1] + ar(2, 2) * x[2] + a0[2]};
+  }
+  void motion_row(const Eigen::Vector3d& x, double g0, double g1, double g2, double* j) const {
+    const double q0 = grad_map(0, 0) * g0 + grad_map(0, 1) * g1 + grad_map(0, 2) * g2;
+    const double q1 = grad_map(1, 0) * g0 + grad_map(1, 1) * g1 + grad_map(1, 2) * g2;
+    const double q2 = grad_map(2, 0) * g0 + grad_map(2, 1) * g1 + grad_map(2, 2) * g2;
+    j[0] = x[1] * q2 - x[2] * q1;
+    j[1] = x[2] * q0 - x[0] * q2;
+    j[2] = x[0] * q1 - x[1] * q0;
+    j[3] = q0;
+    j[4] = q1;
+    j[5] = q2;
+  }
+};
+
+// Normal equations J^T J and J^T r summed over points (lower triangle while summing).
+struct NormalEquations {
+  double h[7][7] = {};
+  double g[7] = {};
+  void add(const double* j, double res) {
+    for (int a = 0; a < 7; ++a) {
+      g[a] += res * j[a];
+      for (int b = 0; b <= a; ++b) h[a][b] += j[a] * j[b];
+    }
+  }
+  void store(Accumulated& acc) const {
+    for (int a = 0; a < 7; ++a) {
+      acc.g(a) = g[a];
+      for (int b = 0; b <= a; ++b) acc.h(a, b) = acc.h(b, a) = h[a][b];
+    }
+  }
+};
+
 }  // namespace
 
 void reslice_linear_where(const Image3D& image, const Params& params, const Vec3& center,
@@ -181,22 +225,16 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
 
   // Local mode: f ~ a_c g within each cell c, the slope a_c fitted at every pose (profiled out, with
   // its derivative in the Gauss-Newton step: variable projection). Cells with fewer than 8 points or
-  // g ~ 0 are left out. (An offset per cell
-  // as well absorbs most of a small shift wherever the image is locally linear: measured worse.)
+  // g ~ 0 are left out. (An offset per cell as well absorbs most of a small shift wherever the image is
+  // locally linear: measured worse.)
   auto evaluate_local = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t) {
     Accumulated acc;
-    const Eigen::Matrix3d ar = moving_map.a * r;
-    const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
-    const Eigen::Matrix3d grad_map = r.transpose() * moving_map.a.transpose();
+    const Pose pose(moving_map, r, c, t);
     for (auto& cs : cell_sums) cs.fill(0.0);
     for (std::size_t k = 0; k < rel.size(); ++k) {
-      const Eigen::Vector3d& x = rel[k];
-      const double cx = ar(0, 0) * x[0] + ar(0, 1) * x[1] + ar(0, 2) * x[2] + a0[0];
-      const double cy = ar(1, 0) * x[0] + ar(1, 1) * x[1] + ar(1, 2) * x[2] + a0[1];
-      const double cz = ar(2, 0) * x[0] + ar(2, 1) * x[1] + ar(2, 2) * x[2] + a0[2];
       double g = 0;
       Vec3 gi{};
-      inside[k] = moving_sampler.sample({cx, cy, cz}, g, &gi) ? 1 : 0;
+      inside[k] = moving_sampler.sample(pose.index(rel[k]), g, &gi) ? 1 : 0;
       if (!inside[k]) continue;
       sampled[k] = {static_cast<float>(g), static_cast<float>(gi[0]), static_cast<float>(gi[1]), static_cast<float>(gi[2])};
       auto& cs = cell_sums[(*cells)[k]];
@@ -209,50 +247,29 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
     }
     // Per cell: slope a (stored in place of sum g), or n = 0 when left out.
     for (auto& cs : cell_sums) {
-      const double n = cs[0];
-      if (n < 8) {
-        cs[0] = 0;
-        continue;
-      }
-      if (!(cs[2] > 1e-12 * std::max(cs[5], 1e-30))) {
+      if (cs[0] < 8 || !(cs[2] > 1e-12 * std::max(cs[5], 1e-30))) {
         cs[0] = 0;
         continue;
       }
       cs[1] = cs[4] / cs[2];
     }
-    // d(moving at point k)/d(motion) = (x cross q, q), q = R^T A^T grad_idx.
-    auto dg = [&](std::size_t k, double* j) {
-      const double g0 = sampled[k][1], g1 = sampled[k][2], g2 = sampled[k][3];
-      const double q0 = grad_map(0, 0) * g0 + grad_map(0, 1) * g1 + grad_map(0, 2) * g2;
-      const double q1 = grad_map(1, 0) * g0 + grad_map(1, 1) * g1 + grad_map(1, 2) * g2;
-      const double q2 = grad_map(2, 0) * g0 + grad_map(2, 1) * g1 + grad_map(2, 2) * g2;
-      const Eigen::Vector3d& x = rel[k];
-      j[0] = x[1] * q2 - x[2] * q1;
-      j[1] = x[2] * q0 - x[0] * q2;
-      j[2] = x[0] * q1 - x[1] * q0;
-      j[3] = q0;
-      j[4] = q1;
-      j[5] = q2;
-    };
+    auto dg = [&](std::size_t k, double* j) { pose.motion_row(rel[k], sampled[k][1], sampled[k][2], sampled[k][3], j); };
     // Variable projection: the slope a_c = sum f g / sum g^2 moves with the pose,
     // da_c = sum_j (f_j - 2 a_c g_j) dg_j / sum g^2, so the residual f - a_c g has the Jacobian
     // -(a_c dg_k + g_k da_c).
     std::vector<std::array<double, 6>> da(ncells, std::array<double, 6>{});
     for (std::size_t k = 0; k < rel.size(); ++k) {
-      if (!inside[k]) continue;
-      const auto& cs = cell_sums[(*cells)[k]];
-      if (cs[0] == 0) continue;
+      if (!inside[k] || cell_sums[(*cells)[k]][0] == 0) continue;
       double j[6];
       dg(k, j);
-      const double w = fvals[k] - 2.0 * cs[1] * sampled[k][0];
+      const double w = fvals[k] - 2.0 * cell_sums[(*cells)[k]][1] * sampled[k][0];
       auto& d = da[(*cells)[k]];
       for (int i = 0; i < 6; ++i) d[i] += w * j[i];
     }
     for (std::size_t cidx = 0; cidx < ncells; ++cidx)
       if (cell_sums[cidx][0] != 0)
         for (int i = 0; i < 6; ++i) da[cidx][i] /= cell_sums[cidx][2];
-    double h[7][7] = {};
-    double gv[7] = {};
+    NormalEquations ne;
     for (std::size_t k = 0; k < rel.size(); ++k) {
       if (!inside[k]) continue;
       const auto& cs = cell_sums[(*cells)[k]];
@@ -261,20 +278,15 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
       const double res = fvals[k] - a * g;
       acc.cost += res * res;
       ++acc.used;
-      double j[6];
+      double j[7];
       dg(k, j);
       const auto& d = da[(*cells)[k]];
       for (int i = 0; i < 6; ++i) j[i] = a * j[i] + g * d[i];
-      for (int i = 0; i < 6; ++i) {
-        gv[i] += res * j[i];
-        for (int b = 0; b <= i; ++b) h[i][b] += j[i] * j[b];
-      }
+      j[6] = 0;  // no global scale in this mode
+      ne.add(j, res);
     }
-    for (int i = 0; i < 6; ++i) {
-      acc.g(i) = gv[i];
-      for (int b = 0; b <= i; ++b) acc.h(i, b) = acc.h(b, i) = h[i][b];
-    }
-    acc.h(6, 6) = 1.0;  // no global scale in this mode: its update solves to 0
+    ne.store(acc);
+    acc.h(6, 6) = 1.0;  // the scale's update then solves to 0
     return acc;
   };
 
@@ -282,38 +294,22 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
   auto evaluate = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t, double scale, bool derivatives) {
     if (local) return evaluate_local(r, t);
     Accumulated acc;
-    const Eigen::Matrix3d ar = moving_map.a * r;  // index of T(x) = ar * (x - c) + a (c + t) + b
-    const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
-    const Eigen::Matrix3d grad_map = r.transpose() * moving_map.a.transpose();  // q = R^T A^T grad_idx
-    double h[7][7] = {};  // lower triangle
-    double gv[7] = {};
-    const Eigen::Matrix3d sg = scale * grad_map;
+    const Pose pose(moving_map, r, c, t);
+    NormalEquations ne;
     for (std::size_t k = 0; k < rel.size(); ++k) {
-      const Eigen::Vector3d& x = rel[k];
-      const double cx = ar(0, 0) * x[0] + ar(0, 1) * x[1] + ar(0, 2) * x[2] + a0[0];
-      const double cy = ar(1, 0) * x[0] + ar(1, 1) * x[1] + ar(1, 2) * x[2] + a0[1];
-      const double cz = ar(2, 0) * x[0] + ar(2, 1) * x[1] + ar(2, 2) * x[2] + a0[2];
       double g = 0;
       Vec3 gi{};
-      if (!moving_sampler.sample({cx, cy, cz}, g, derivatives ? &gi : nullptr)) continue;
+      if (!moving_sampler.sample(pose.index(rel[k]), g, derivatives ? &gi : nullptr)) continue;
       const double res = fvals[k] - scale * g;
       acc.cost += res * res;
       ++acc.used;
       if (!derivatives) continue;
-      // q = scale * R^T A^T grad_idx; J = (x cross q, q, g).
-      const double q0 = sg(0, 0) * gi[0] + sg(0, 1) * gi[1] + sg(0, 2) * gi[2];
-      const double q1 = sg(1, 0) * gi[0] + sg(1, 1) * gi[1] + sg(1, 2) * gi[2];
-      const double q2 = sg(2, 0) * gi[0] + sg(2, 1) * gi[1] + sg(2, 2) * gi[2];
-      const double j[7] = {x[1] * q2 - x[2] * q1, x[2] * q0 - x[0] * q2, x[0] * q1 - x[1] * q0, q0, q1, q2, g};
-      for (int a = 0; a < 7; ++a) {
-        gv[a] += res * j[a];
-        for (int b = 0; b <= a; ++b) h[a][b] += j[a] * j[b];
-      }
+      double j[7];  // (motion row of scale * moving, moving)
+      pose.motion_row(rel[k], scale * gi[0], scale * gi[1], scale * gi[2], j);
+      j[6] = g;
+      ne.add(j, res);
     }
-    for (int a = 0; a < 7; ++a) {
-      acc.g(a) = gv[a];
-      for (int b = 0; b <= a; ++b) acc.h(a, b) = acc.h(b, a) = h[a][b];
-    }
+    ne.store(acc);
     return acc;
   };
   auto mean_cost = [](const Accumulated& a) {
@@ -326,12 +322,10 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
   double scale = 1.0;
   {
     double fg = 0, gg = 0;
-    const Eigen::Matrix3d ar = moving_map.a * r;
-    const Eigen::Vector3d a0 = moving_map.a * (c + t) + moving_map.b;
+    const Pose pose(moving_map, r, c, t);
     for (std::size_t k = 0; k < rel.size(); ++k) {
-      const Eigen::Vector3d ci = ar * rel[k] + a0;
       double g = 0;
-      if (!moving_sampler.sample({ci[0], ci[1], ci[2]}, g, nullptr)) continue;
+      if (!moving_sampler.sample(pose.index(rel[k]), g, nullptr)) continue;
       fg += fvals[k] * g;
       gg += g * g;
     }
