@@ -94,7 +94,7 @@ std::string metric_name(realign::Metric m) {
     case realign::Metric::mattes: return "Mattes mutual information";
     case realign::Metric::lncc: return "local normalized correlation";
     case realign::Metric::least_squares: return "least squares with intensity scale";
-    case realign::Metric::local_lsq: return "local least squares (intensity slope and offset per cell)";
+    case realign::Metric::local_lsq: return "local least squares (intensity scale per cell)";
   }
   return "";
 }

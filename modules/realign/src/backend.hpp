@@ -75,8 +75,9 @@ RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& movin
                                       const Params& initial, const RegistrationSettings& settings);
 // The same with the fixed image given by its values at points (physical, LPS mm); settings.fixed_mask,
 // sampling_fraction and max_samples are not used.
-// cells (optional, one id per point): local mode, fixed ~ a_c * moving + b_c with a_c, b_c fitted per
-// cell at every pose (Metric::local_lsq), no global scale.
+// cells (optional, one id per point): local mode, fixed ~ a_c * moving with the slope a_c fitted per
+// cell at every pose (Metric::local_lsq), no global scale. Throws when no point falls inside the moving
+// image at the initial pose.
 RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, const float* fixed_values,
                                              const Image3D& moving, const Vec3& center, const Params& initial,
                                              const RegistrationSettings& settings,

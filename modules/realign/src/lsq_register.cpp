@@ -336,6 +336,8 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
   double lambda = 1e-3;
   RegistrationOutput out;
   Accumulated cur = evaluate(r, t, scale, true);
+  if (cur.used == 0)
+    throw make_error("realign: no sample point falls inside the moving image at the starting pose");
   unsigned it = 0;
   std::string stop = "maximum iterations";
   const int max_iterations = std::max(1, std::min(s.max_iterations, 50));

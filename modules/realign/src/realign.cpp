@@ -340,8 +340,8 @@ void validate_options(const DynamicImage& pet, const Options& o) {
     throw make_error("realign: local least squares is only for the reference round of the second pass");
   if (o.lsq_max_samples < 100)
     throw make_error("realign: least-squares points must be >= 100 (got ", o.lsq_max_samples, ")");
-  if (!(o.local_cell_mm > 0) || !std::isfinite(o.local_cell_mm))
-    throw make_error("realign: local least-squares cell must be > 0 mm (got ", o.local_cell_mm, ")");
+  if (!(o.local_cell_mm > 0) || !(o.local_cell_mm <= 200))
+    throw make_error("realign: local least-squares cell must be in (0, 200] mm (got ", o.local_cell_mm, ")");
   if (!(o.lncc_radius_mm > 0) || !std::isfinite(o.lncc_radius_mm))
     throw make_error("realign: local correlation window must be > 0 mm (got ", o.lncc_radius_mm, ")");
   if (!(o.lncc_min_step_mm >= 0)) throw make_error("realign: local correlation minimum step must be >= 0 mm");

@@ -184,4 +184,9 @@ TEST(LsqRegister, RejectsMissingMaskAndTooFewPoints) {
   for (std::size_t i = 0; i < 20; ++i) tiny[f.data.size() / 2 + i] = 1;
   s.fixed_mask = &tiny;
   EXPECT_THROW(realign::detail::register_rigid_lsq(f, f, centre(g), realign::detail::Params{}, s), Error);
+  // A start that maps every point outside the moving image.
+  std::vector<unsigned char> all(f.data.size(), 1);
+  s.fixed_mask = &all;
+  EXPECT_THROW(realign::detail::register_rigid_lsq(f, f, centre(g), realign::detail::Params{0, 0, 0, 1000, 0, 0}, s),
+               Error);
 }

@@ -410,6 +410,8 @@ TEST(RealignEstimate, ModelTargetOptionsAreChecked) {
   o = Options{};
   o.local_cell_mm = 0;
   EXPECT_THROW(estimate_motion(img, o), Error);
+  o.local_cell_mm = 1e12;
+  EXPECT_THROW(estimate_motion(img, o), Error);
   o = Options{};
   o.lsq_max_samples = 10;
   EXPECT_THROW(estimate_motion(img, o), Error);
