@@ -43,6 +43,29 @@ Err error_of(const realign::detail::Params& p, const Rigid& truth) {
   return e;
 }
 
+// Every head point, a fine stopping step.
+realign::detail::RegistrationSettings dense_settings(const std::vector<unsigned char>& mask, Metric metric) {
+  realign::detail::RegistrationSettings s;
+  s.metric = metric;
+  s.sampling_fraction = 1.0;
+  s.max_samples = 400000;
+  s.fixed_mask = &mask;
+  s.min_step_mm = 0.001;
+  s.cell_voxels = 3;  // local_lsq: 12 mm at 4 mm voxels
+  return s;
+}
+
+// Registers from `start`, prints the error against `truth` under `label`.
+Err register_and_report(const char* label, const Image3D& fixed, const Image3D& moving, const Vec3& c,
+                        const realign::detail::Params& start, const realign::detail::RegistrationSettings& s,
+                        const Rigid& truth, realign::detail::RegistrationOutput* out = nullptr) {
+  const auto o = realign::detail::register_rigid_lsq(fixed, moving, c, start, s);
+  const Err e = error_of(o.params, truth);
+  std::printf("%s: %.4f mm, %.4f deg, %u iterations (%s)\n", label, e.t, e.r, o.iterations, o.stop_condition.c_str());
+  if (out) *out = o;
+  return e;
+}
+
 Vec3 centre(const Geometry& g) {
   return g.index_to_point({0.5 * (g.size[0] - 1.0), 0.5 * (g.size[1] - 1.0), 0.5 * (g.size[2] - 1.0)});
 }
@@ -58,28 +81,18 @@ TEST(LsqRegister, RecoversRigidMotionAndIntensityScale) {
   Image3D moving = frame_of(img, 1);
   for (auto& v : moving.data) v *= 1.7f;
   const auto mask = head(fixed);
-  realign::detail::RegistrationSettings s;
-  s.metric = Metric::least_squares;
-  s.sampling_fraction = 1.0;
-  s.max_samples = 400000;
-  s.fixed_mask = &mask;
-  s.min_step_mm = 0.001;
-  const auto out = realign::detail::register_rigid_lsq(fixed, moving, centre(g), realign::detail::Params{}, s);
-  const Err e = error_of(out.params, moved);
-  std::printf("least squares from identity: %.4f mm, %.4f deg, %u iterations (%s)\n", e.t, e.r, out.iterations,
-              out.stop_condition.c_str());
+  const auto s = dense_settings(mask, Metric::least_squares);
+  realign::detail::RegistrationOutput out;
+  const Err e = register_and_report("least squares from identity", fixed, moving, centre(g), realign::detail::Params{}, s,
+                                    moved, &out);
   // Exact frames, trilinear interpolation of the moving one only at 4 mm: small interpolation error.
   EXPECT_LT(e.t, 0.05);
   EXPECT_LT(e.r, 0.05);
   EXPECT_LT(out.iterations, 25u);  // Gauss-Newton: a few iterations, not a descent's dozens
   {
-    auto s2 = s;
-    s2.metric = Metric::local_lsq;
-    s2.cell_voxels = 3;
-    const auto o2 = realign::detail::register_rigid_lsq(fixed, moving, centre(g), realign::detail::Params{}, s2);
-    const Err e2 = error_of(o2.params, moved);
-    std::printf("scale per cell, from identity: %.4f mm, %.4f deg, %u iterations (%s)\n", e2.t, e2.r, o2.iterations,
-                o2.stop_condition.c_str());
+    realign::detail::RegistrationOutput o2;
+    const Err e2 = register_and_report("scale per cell, from identity", fixed, moving, centre(g), realign::detail::Params{},
+                                       dense_settings(mask, Metric::local_lsq), moved, &o2);
     // The slopes absorb part of the signal (whatever of a shift correlates with the image within a
     // cell), so the same interpolation error moves the optimum more: measured 0.05 mm / 0.04 deg.
     EXPECT_LT(e2.t, 0.1);
@@ -153,19 +166,10 @@ TEST(LsqRegister, LocalScaleIgnoresASmoothRescaling) {
   const realign::detail::Params start{(moved.rx + 0.3) * rad, (moved.ry - 0.3) * rad, (moved.rz + 0.2) * rad,
                                       moved.tx + 0.3, moved.ty - 0.2, moved.tz + 0.3};
   const auto mask = head(fixed);
-  realign::detail::RegistrationSettings s;
-  s.sampling_fraction = 1.0;
-  s.max_samples = 400000;
-  s.fixed_mask = &mask;
-  s.min_step_mm = 0.001;
-  s.metric = Metric::least_squares;
-  const Err global = error_of(realign::detail::register_rigid_lsq(fixed, moving, centre(g), start, s).params, moved);
-  s.metric = Metric::local_lsq;
-  s.cell_voxels = 3;  // 12 mm
-  const auto local_out = realign::detail::register_rigid_lsq(fixed, moving, centre(g), start, s);
-  const Err local = error_of(local_out.params, moved);
-  std::printf("smooth rescaling: one scale %.4f mm / %.4f deg, scale per cell %.4f mm / %.4f deg (%u iterations)\n",
-              global.t, global.r, local.t, local.r, local_out.iterations);
+  const Err global = register_and_report("smooth rescaling, one scale", fixed, moving, centre(g), start,
+                                         dense_settings(mask, Metric::least_squares), moved);
+  const Err local = register_and_report("smooth rescaling, scale per cell", fixed, moving, centre(g), start,
+                                        dense_settings(mask, Metric::local_lsq), moved);
   // Measured: one scale 0.70 mm / 2.02 deg, a scale per cell 0.24 mm / 0.68 deg. Better, not exact:
   // the field still varies within a 12 mm cell, across the regions' edges.
   EXPECT_LT(local.t + local.r, 0.5 * (global.t + global.r));
