@@ -72,9 +72,10 @@ realign::Metric parse_metric(const std::string& s) {
 realign::Metric parse_reference_metric(const std::string& s) {
   if (s == "lncc") return realign::Metric::lncc;
   if (s == "local") return realign::Metric::local_lsq;
+  if (s == "wncc") return realign::Metric::window_ncc;
   if (s == "correlation" || s == "nc") return realign::Metric::correlation;
   if (s == "mattes" || s == "mi") return realign::Metric::mattes;
-  throw make_error("--reference-metric: unknown metric \"", s, "\" (local, lncc, mattes or correlation)");
+  throw make_error("--reference-metric: unknown metric \"", s, "\" (wncc, local, lncc, mattes or correlation)");
 }
 
 realign::Metric parse_model_metric(const std::string& s) {
@@ -95,6 +96,7 @@ std::string metric_name(realign::Metric m) {
     case realign::Metric::lncc: return "local normalized correlation";
     case realign::Metric::least_squares: return "least squares with intensity scale";
     case realign::Metric::local_lsq: return "local least squares (intensity scale per cell)";
+    case realign::Metric::window_ncc: return "local normalized correlation (jittered windows)";
   }
   return "";
 }
@@ -199,6 +201,13 @@ int run_realign(const po::variables_map& vm) {
     o.refine_components = k;
     o.reference_metric = parse_reference_metric(vm["reference-metric"].as<std::string>());
     o.lncc_radius_mm = vm["lncc-radius"].as<double>();
+    o.model_prior_weight = vm["model-prior"].as<double>();
+    if (!(o.model_prior_weight >= 0)) throw make_error("--model-prior: must be >= 0 (got ", o.model_prior_weight, ")");
+    o.window_radius_mm = vm["window-radius"].as<double>();
+    if (!(o.window_radius_mm > 0)) throw make_error("--window-radius: must be > 0 mm (got ", o.window_radius_mm, ")");
+    const long ws = vm["window-samples"].as<long>();
+    if (ws < 1000) throw make_error("--window-samples: at least 1000 points (got ", ws, ")");
+    o.window_samples = static_cast<std::size_t>(ws);
     o.local_cell_mm = vm["local-cell"].as<double>();
     if (!(o.local_cell_mm > 0)) throw make_error("--local-cell: must be > 0 mm (got ", o.local_cell_mm, ")");
     if (!(o.lncc_radius_mm > 0)) throw make_error("--lncc-radius: must be > 0 mm (got ", o.lncc_radius_mm, ")");
@@ -267,6 +276,9 @@ int run_realign(const po::variables_map& vm) {
   config["refine_components"] = o.refine_components;
   config["reference_metric"] = vm["reference-metric"].as<std::string>();
   config["lncc_radius_mm"] = o.lncc_radius_mm;
+  config["window_radius_mm"] = o.window_radius_mm;
+  config["model_prior_weight"] = o.model_prior_weight;
+  config["window_samples"] = o.window_samples;
   config["local_cell_mm"] = o.local_cell_mm;
   config["lncc_max_samples"] = o.lncc_max_samples;
   config["model_metric"] = model_metric_key(o.model_metric);
@@ -337,12 +349,16 @@ Command realign_command() {
       "to its prediction from the OTHER realigned frames by a low-rank temporal model (up to "
       "--refine-components principal components, leave-one-out): an image with the frame's own tracer "
       "distribution. The series is then expressed in the reference frame's space (its transform is the "
-      "identity). The first of these rounds uses local normalized correlation (--reference-metric lncc, "
-      "windows of about 6 mm half-width, 4000 points): a region contrast that changes between the frame and "
-      "the reference frame is locally a rescaling of intensities, which it ignores, whereas a global metric "
-      "reads part of it as motion (--reference-metric local: petpipe's own least squares with an intensity "
-      "scale per cell of --local-cell mm, every head point; more robust with noisy, smooth-edged frames, "
-      "biased on phantoms without anatomical edges: docs/MODULE_VALIDATION.md). The model rounds use least "
+      "identity). The first of these rounds uses local normalized correlation (--reference-metric wncc, "
+      "windows of 3 x 3 x 3 points, --window-radius 3 mm, 400000 points in all): a region contrast that "
+      "changes between the frame and the reference frame is locally a rescaling of intensities, which it "
+      "ignores, whereas a global metric reads part of it as motion. Each window's lattice sits at a random "
+      "sub-voxel offset, so both images are interpolated alike; ITK's neighbourhood correlation "
+      "(--reference-metric lncc) reads the reference at voxel centres and the frame between them, and with "
+      "noisy frames prefers poses at which interpolation smooths the frame (false motion of 1.2 deg on a "
+      "noisy motion-free phantom). --reference-metric local: least squares with an intensity "
+      "scale per cell of --local-cell mm, every head point, biased on phantoms without anatomical edges "
+      "(docs/MODULE_VALIDATION.md). The model rounds use least "
       "squares with an intensity scale (--model-metric lsq, Gauss-Newton, every head point up to "
       "--lsq-samples; --model-metric mattes: mutual information on --refine-samples points). With --refine-target mean every round registers every frame to the duration-weighted mean "
       "of the realigned frames, as SPM realign does. A tracer distribution that changes over the scan biases "
@@ -415,10 +431,18 @@ Command realign_command() {
          "the other frames by a low-rank temporal model (model)")
         ("refine-components", po::value<int>()->default_value(realign::Options{}.refine_components),
          "second pass, model target: temporal components (1..8)")
-        ("reference-metric", po::value<std::string>()->default_value("lncc"),
-         "second pass, model target: metric of the round against the reference frame (lncc: ITK's local "
-         "normalized correlation; local: least squares with an intensity scale per cell of --local-cell "
-         "mm; mattes or correlation)")
+        ("reference-metric", po::value<std::string>()->default_value("wncc"),
+         "second pass, model target: metric of the round against the reference frame (wncc: local "
+         "normalized correlation on jittered windows of --window-radius; lncc: ITK's local normalized "
+         "correlation, windows of --lncc-radius; local: least squares with an intensity scale per cell of "
+         "--local-cell mm; mattes or correlation)")
+        ("model-prior", po::value<double>()->default_value(realign::Options{}.model_prior_weight),
+         "second pass, model rounds: weight (relative to the frame's own term) of a prior holding the frames' "
+         "relative poses near the reference round's (0 = none)")
+        ("window-radius", po::value<double>()->default_value(realign::Options{}.window_radius_mm),
+         "wncc: window half-width (mm, rounded to 1..3 estimation voxels)")
+        ("window-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.window_samples)),
+         "wncc: points per frame in all ((2 r + 1)^3 per window)")
         ("local-cell", po::value<double>()->default_value(realign::Options{}.local_cell_mm),
          "local least squares: cell edge (mm, at least 2 estimation voxels)")
         ("lncc-radius", po::value<double>()->default_value(realign::Options{}.lncc_radius_mm),

@@ -22,7 +22,7 @@ json default_config() {
       "excluded_policy": "nearest",
       "metric": "mattes",
       "refine_target": "model",
-      "reference_metric": "lncc",
+      "reference_metric": "wncc",
       "model_metric": "lsq",
       "interpolation": "bspline"
     },

@@ -26,9 +26,16 @@ struct RegistrationSettings {
   // Optional sampling mask on the fixed image's grid (non-zero = sample here); when given, the
   // sample count is computed from the voxels inside it.
   const std::vector<unsigned char>* fixed_mask = nullptr;
-  int lncc_radius = 2;  // Metric::lncc: window half-width in voxels of the images
+  int lncc_radius = 2;  // Metric::lncc and window_ncc: window half-width in voxels of the images
   int cell_voxels = 4;  // Metric::local_lsq: cells of this many voxels per axis
+  // Metric::window_ncc: windows of (2 lncc_radius + 1)^3 points, at most max_samples points in all.
   int extra_shrink_levels = 0;  // the finest level runs at shrink 2^extra_shrink_levels (the levels below it are skipped)
+  // Metric::least_squares: optional prior pose (ITK Euler parameters) and weight. The cost gains
+  // prior_weight * d^T H0 d, with d the pose's offset from the prior (rotation vector and translation in
+  // the current pose's frame) and H0 the data term's Gauss-Newton matrix at the starting pose: a weight of
+  // 1 trusts the prior as much as the data.
+  const Params* prior = nullptr;
+  double prior_weight = 0;
 };
 
 struct RegistrationOutput {
@@ -71,13 +78,20 @@ RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, c
 // max_samples) of (fixed(x) - s * moving(T(x)))^2 over T and the scale s, Gauss-Newton with
 // Levenberg-Marquardt damping, single level, stopping when a step moves less than min_step_mm (rotations
 // counted at 60 mm) or after max_iterations (at most 50). Needs settings.fixed_mask.
+// Metric::window_ncc: windows of (2 lncc_radius + 1)^3 lattice points about centres drawn from
+// settings.fixed_mask (jittered, so each window sits at its own sub-voxel offset), then
+// register_rigid_lsq_points with one cell per window.
+RegistrationOutput register_rigid_window_ncc(const Image3D& fixed, const Image3D& moving, const Vec3& center,
+                                             const Params& initial, const RegistrationSettings& settings);
 RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                       const Params& initial, const RegistrationSettings& settings);
 // The same with the fixed image given by its values at points (physical, LPS mm); settings.fixed_mask,
 // sampling_fraction and max_samples are not used.
 // cells (optional, one id per point): local mode, fixed ~ a_c * moving with the slope a_c fitted per
-// cell at every pose (Metric::local_lsq), no global scale. Throws when no point falls inside the moving
-// image at the initial pose.
+// cell at every pose (Metric::local_lsq), no global scale; with settings.metric = window_ncc the values
+// are centred within each cell (fixed ~ a_c * moving + b_c) and each cell's squared residuals are
+// divided by its fixed-value variance, so that the cost is the sum over cells of n_c (1 - rho_c^2):
+// local normalized correlation. Throws when no point falls inside the moving image at the initial pose.
 RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, const float* fixed_values,
                                              const Image3D& moving, const Vec3& center, const Params& initial,
                                              const RegistrationSettings& settings,

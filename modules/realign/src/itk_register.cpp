@@ -262,7 +262,9 @@ ItkSingleThreadScope::~ItkSingleThreadScope() { itk::MultiThreaderBase::SetGloba
 
 RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                   const Params& initial, const RegistrationSettings& settings) {
-  if (settings.metric == Metric::least_squares || settings.metric == Metric::local_lsq) return register_rigid_lsq(fixed, moving, center, initial, settings);
+  if (settings.metric == Metric::least_squares || settings.metric == Metric::local_lsq ||
+      settings.metric == Metric::window_ncc)
+    return register_rigid_lsq(fixed, moving, center, initial, settings);
   if (settings.metric == Metric::lncc) {
     using M = itk::ANTSNeighborhoodCorrelationImageToImageMetricv4<ImageType, ImageType>;
     auto metric = M::New();

@@ -7,6 +7,8 @@
 //
 // Update: T_new = T o D with D(x) = R_d (x - c) + c + dt, R_d = exp([w]x). At D = identity the
 // derivatives of g(T(D(x))) are dg/d(dt) = R^T grad g(T x) =: q and dg/dw = (x - c) x q.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -170,6 +172,46 @@ void reslice_linear_where(const Image3D& image, const Params& params, const Vec3
       }
 }
 
+// Windows of (2 r + 1)^3 lattice points (the fixed grid's axes and spacing) about centres drawn from the
+// mask, jittered within their voxels, so every window's lattice sits at its own random sub-voxel offset
+// and both images are interpolated alike (ITK's neighbourhood correlation reads the fixed image at voxel
+// centres and the moving one between them: with noise, poses that smooth the moving image by
+// interpolation then correlate better, which moved motion-free noisy frames by up to 1.7 deg).
+RegistrationOutput register_rigid_window_ncc(const Image3D& fixed, const Image3D& moving, const Vec3& center,
+                                             const Params& initial, const RegistrationSettings& s) {
+  if (!s.fixed_mask) throw make_error("realign: local correlation needs a sampling mask");
+  const int r = std::max(1, s.lncc_radius);
+  const std::size_t per_window = static_cast<std::size_t>((2 * r + 1) * (2 * r + 1) * (2 * r + 1));
+  const std::size_t windows = std::max<std::size_t>(1, s.max_samples / per_window);
+  const auto centres = draw_sample_points(fixed.geom, *s.fixed_mask, 1.0, windows, s.seed);
+  const auto& g = fixed.geom;
+  const Vec3 o = g.index_to_point({0, 0, 0});
+  std::vector<Vec3> offsets;
+  for (int dz = -r; dz <= r; ++dz)
+    for (int dy = -r; dy <= r; ++dy)
+      for (int dx = -r; dx <= r; ++dx) {
+        const Vec3 p = g.index_to_point({static_cast<double>(dx), static_cast<double>(dy), static_cast<double>(dz)});
+        offsets.push_back({p[0] - o[0], p[1] - o[1], p[2] - o[2]});
+      }
+  const Sampler fixed_sampler(fixed);
+  const IndexMap fixed_map(g);
+  std::vector<Vec3> points;
+  std::vector<float> values;
+  std::vector<std::uint32_t> cells;
+  points.reserve(centres.size() * per_window);
+  for (std::size_t w = 0; w < centres.size(); ++w)
+    for (const auto& d : offsets) {
+      const Eigen::Vector3d p(centres[w][0] + d[0], centres[w][1] + d[1], centres[w][2] + d[2]);
+      const Eigen::Vector3d ci = fixed_map.a * p + fixed_map.b;
+      double v = 0;
+      if (!fixed_sampler.sample({ci[0], ci[1], ci[2]}, v, nullptr)) continue;
+      points.push_back({p[0], p[1], p[2]});
+      values.push_back(static_cast<float>(v));
+      cells.push_back(static_cast<std::uint32_t>(w));
+    }
+  return register_rigid_lsq_points(points, values.data(), moving, center, initial, s, &cells);
+}
+
 RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                       const Params& initial, const RegistrationSettings& s) {
   if (!s.fixed_mask) throw make_error("realign: least-squares registration needs a sampling mask");
@@ -185,6 +227,7 @@ RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& movin
     points.push_back(p);
     values.push_back(static_cast<float>(v));
   }
+  if (s.metric == Metric::window_ncc) return register_rigid_window_ncc(fixed, moving, center, initial, s);
   if (s.metric != Metric::local_lsq) return register_rigid_lsq_points(points, values.data(), moving, center, initial, s);
   // Cells of cell_voxels^3 voxels of the fixed grid.
   const int k = std::max(1, s.cell_voxels);
@@ -214,19 +257,44 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
 
   // Local mode: per-cell sums and the moving samples of the current evaluation.
   const bool local = cells != nullptr;
+  const bool centred = local && s.metric == Metric::window_ncc;
   std::size_t ncells = 0;
   if (local) {
     if (cells->size() != points.size()) throw make_error("realign: cell ids do not match the points");
     for (auto id : *cells) ncells = std::max<std::size_t>(ncells, id + 1);
   }
-  std::vector<std::array<double, 6>> cell_sums(ncells);  // n, slope, sum g^2, sum f, sum f g, sum f^2
+  // Per cell: n, slope, sum g^2, sum f, sum f g, sum f^2, sum g, mean f, mean g (centred sums replace the
+  // raw ones once the cell is complete).
+  std::vector<std::array<double, 9>> cell_sums(ncells);
   std::vector<std::array<float, 4>> sampled(local ? points.size() : 0);  // g and its index gradient
   std::vector<unsigned char> inside(local ? points.size() : 0);
+  // Cell weights: 1 (local least squares), or 1 / (variance of the cell's fixed values) (window_ncc, from
+  // every point of the cell; 0 for a cell without variation), which makes each cell's cost n (1 - rho^2).
+  std::vector<double> cell_weight(ncells, 1.0);
+  if (centred) {
+    std::vector<std::array<double, 3>> fs(ncells, std::array<double, 3>{});
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      auto& a = fs[(*cells)[k]];
+      a[0] += 1;
+      a[1] += fvals[k];
+      a[2] += static_cast<double>(fvals[k]) * fvals[k];
+    }
+    double largest = 0;
+    std::vector<double> var(ncells, 0.0);
+    for (std::size_t c = 0; c < ncells; ++c)
+      if (fs[c][0] >= 8) {
+        const double mean = fs[c][1] / fs[c][0];
+        var[c] = std::max(0.0, fs[c][2] / fs[c][0] - mean * mean);
+        largest = std::max(largest, var[c]);
+      }
+    for (std::size_t c = 0; c < ncells; ++c) cell_weight[c] = var[c] > 1e-12 * largest ? 1.0 / var[c] : 0.0;
+  }
 
-  // Local mode: f ~ a_c g within each cell c, the slope a_c fitted at every pose (profiled out, with
-  // its derivative in the Gauss-Newton step: variable projection). Cells with fewer than 8 points or
-  // g ~ 0 are left out. (An offset per cell as well absorbs most of a small shift wherever the image is
-  // locally linear: measured worse.)
+  // Local mode: f ~ a_c g (+ b_c when centred) within each cell c, a_c (and b_c) fitted at every pose
+  // (profiled out, with the derivative in the Gauss-Newton step: variable projection). Cells with
+  // fewer than 8 points or g ~ 0 (no variation, when centred) are left out. (Local least squares: an
+  // offset per cell as well absorbs most of a small shift wherever the image is locally linear:
+  // measured worse.)
   auto evaluate_local = [&](const Eigen::Matrix3d& r, const Eigen::Vector3d& t) {
     Accumulated acc;
     const Pose pose(moving_map, r, c, t);
@@ -244,44 +312,66 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
       cs[3] += f;
       cs[4] += f * g;
       cs[5] += f * f;
+      cs[6] += g;
     }
-    // Per cell: slope a (stored in place of sum g), or n = 0 when left out.
-    for (auto& cs : cell_sums) {
-      if (cs[0] < 8 || !(cs[2] > 1e-12 * std::max(cs[5], 1e-30))) {
+    // Per cell: slope a (in cs[1]), or n = 0 when left out; centred: sums about the means.
+    for (std::size_t cidx = 0; cidx < ncells; ++cidx) {
+      auto& cs = cell_sums[cidx];
+      if (cs[0] < 8 || cell_weight[cidx] == 0) {
+        cs[0] = 0;
+        continue;
+      }
+      if (centred) {
+        cs[7] = cs[3] / cs[0];
+        cs[8] = cs[6] / cs[0];
+        cs[2] -= cs[0] * cs[8] * cs[8];
+        cs[4] -= cs[0] * cs[7] * cs[8];
+        cs[5] -= cs[0] * cs[7] * cs[7];
+      }
+      if (!(cs[2] > 1e-12 * std::max(cs[5], 1e-30))) {
         cs[0] = 0;
         continue;
       }
       cs[1] = cs[4] / cs[2];
     }
     auto dg = [&](std::size_t k, double* j) { pose.motion_row(rel[k], sampled[k][1], sampled[k][2], sampled[k][3], j); };
-    // Variable projection: the slope a_c = sum f g / sum g^2 moves with the pose,
-    // da_c = sum_j (f_j - 2 a_c g_j) dg_j / sum g^2, so the residual f - a_c g has the Jacobian
-    // -(a_c dg_k + g_k da_c).
-    std::vector<std::array<double, 6>> da(ncells, std::array<double, 6>{});
+    // Variable projection: the slope a_c = sum f g / sum g^2 (centred values when centred) moves with
+    // the pose, da_c = sum_j (f_j - 2 a_c g_j) dg_j / sum g^2 (centring leaves this unchanged, as the
+    // centred values sum to 0), so the residual f - a_c g has the Jacobian -(a_c dg_k + g_k da_c), with
+    // dg_k - mean_c(dg) in place of dg_k when centred.
+    std::vector<std::array<double, 12>> da(ncells, std::array<double, 12>{});  // da (6), sum dg (6)
     for (std::size_t k = 0; k < rel.size(); ++k) {
-      if (!inside[k] || cell_sums[(*cells)[k]][0] == 0) continue;
+      const auto& cs = cell_sums[(*cells)[k]];
+      if (!inside[k] || cs[0] == 0) continue;
       double j[6];
       dg(k, j);
-      const double w = fvals[k] - 2.0 * cell_sums[(*cells)[k]][1] * sampled[k][0];
+      const double w = (fvals[k] - cs[7]) - 2.0 * cs[1] * (sampled[k][0] - cs[8]);
       auto& d = da[(*cells)[k]];
-      for (int i = 0; i < 6; ++i) d[i] += w * j[i];
+      for (int i = 0; i < 6; ++i) {
+        d[i] += w * j[i];
+        d[6 + i] += j[i];
+      }
     }
     for (std::size_t cidx = 0; cidx < ncells; ++cidx)
       if (cell_sums[cidx][0] != 0)
-        for (int i = 0; i < 6; ++i) da[cidx][i] /= cell_sums[cidx][2];
+        for (int i = 0; i < 6; ++i) {
+          da[cidx][i] /= cell_sums[cidx][2];
+          da[cidx][6 + i] = centred ? da[cidx][6 + i] / cell_sums[cidx][0] : 0.0;
+        }
     NormalEquations ne;
     for (std::size_t k = 0; k < rel.size(); ++k) {
       if (!inside[k]) continue;
       const auto& cs = cell_sums[(*cells)[k]];
       if (cs[0] == 0) continue;
-      const double a = cs[1], g = sampled[k][0];  // cs[1]: the cell's slope
-      const double res = fvals[k] - a * g;
+      const double a = cs[1], g = sampled[k][0] - cs[8];  // cs[1]: the cell's slope; cs[8]: mean g (centred)
+      const double sw = std::sqrt(cell_weight[(*cells)[k]]);
+      const double res = sw * ((fvals[k] - cs[7]) - a * g);
       acc.cost += res * res;
       ++acc.used;
       double j[7];
       dg(k, j);
       const auto& d = da[(*cells)[k]];
-      for (int i = 0; i < 6; ++i) j[i] = a * j[i] + g * d[i];
+      for (int i = 0; i < 6; ++i) j[i] = sw * (a * (j[i] - d[6 + i]) + g * d[i]);
       j[6] = 0;  // no global scale in this mode
       ne.add(j, res);
     }
@@ -338,6 +428,33 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
   Accumulated cur = evaluate(r, t, scale, true);
   if (cur.used == 0)
     throw make_error("realign: no sample point falls inside the moving image at the starting pose");
+  // Prior (least squares only): cost += w d^T P d with P the data's motion block at the start.
+  const bool use_prior = s.prior != nullptr && s.prior_weight > 0 && !local;
+  Eigen::Matrix<double, 6, 6> prior_p = Eigen::Matrix<double, 6, 6>::Zero();
+  Eigen::Matrix3d prior_r = Eigen::Matrix3d::Identity();
+  Eigen::Vector3d prior_t = Eigen::Vector3d::Zero();
+  if (use_prior) {
+    prior_p = s.prior_weight * cur.h.topLeftCorner<6, 6>();
+    prior_r = euler_matrix(*s.prior);
+    prior_t = Eigen::Vector3d((*s.prior)[3], (*s.prior)[4], (*s.prior)[5]);
+  }
+  // Offset of the prior from a pose in the update's coordinates (D with T o D = prior):
+  // rotation vector of R^T R_p, translation R^T (t_p - t).
+  auto prior_offset = [&](const Eigen::Matrix3d& rr, const Eigen::Vector3d& tt) {
+    Eigen::Matrix<double, 6, 1> d;
+    const Eigen::AngleAxisd aa(rr.transpose() * prior_r);
+    d.head<3>() = aa.angle() * aa.axis();
+    d.tail<3>() = rr.transpose() * (prior_t - tt);
+    return d;
+  };
+  auto add_prior = [&](Accumulated& acc, const Eigen::Matrix3d& rr, const Eigen::Vector3d& tt) {
+    if (!use_prior) return;
+    const Eigen::Matrix<double, 6, 1> d = prior_offset(rr, tt);
+    acc.cost += d.dot(prior_p * d);
+    acc.h.topLeftCorner<6, 6>() += prior_p;
+    acc.g.head<6>() += prior_p * d;
+  };
+  add_prior(cur, r, t);
   unsigned it = 0;
   std::string stop = "maximum iterations";
   const int max_iterations = std::max(1, std::min(s.max_iterations, 50));
@@ -358,6 +475,7 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
     const double scale_new = scale + u(6);
     const double step_mm = dt.norm() + kRadiusMm * angle;
     Accumulated next = evaluate(r_new, t_new, scale_new, true);
+    add_prior(next, r_new, t_new);
     if (mean_cost(next) <= mean_cost(cur)) {
       r = r_new;
       t = t_new;
@@ -385,6 +503,7 @@ RegistrationOutput register_rigid_lsq_points(const std::vector<Vec3>& points, co
   const auto ang = euler_angles_rad(rm);
   out.params = {ang[0], ang[1], ang[2], t[0], t[1], t[2]};
   out.metric_value = mean_cost(cur);
+
   out.iterations = it;
   out.stop_condition = stop;
   return out;

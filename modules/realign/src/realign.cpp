@@ -259,8 +259,8 @@ Mat3 mat_mul(const Mat3& p, const Mat3& q, bool transpose_q = false) {
 // Re-expresses every transform in the space of frame `ref`: T_f o T_ref^-1, so that the reference
 // frame's transform becomes the identity. With T(x) = R (x - c) + c + t about the common centre c,
 // T_ref^-1(x) = R_r^T (x - c - t_r) + c and T_f(T_ref^-1(x)) = R_f R_r^T (x - c) + c + t_f - R_f R_r^T t_r.
-void rebase_on_reference(std::vector<FrameMotion>& frames, std::size_t ref) {
-  const FrameMotion r0 = frames[ref];
+// Re-expresses every transform as T_f o G^-1 (G: the transform r0).
+void rebase(std::vector<FrameMotion>& frames, const FrameMotion& r0) {
   const Mat3 rr = rotation_matrix(r0.rx_deg, r0.ry_deg, r0.rz_deg);
   const Vec3 tr{r0.tx_mm, r0.ty_mm, r0.tz_mm};
   for (auto& m : frames) {
@@ -271,6 +271,33 @@ void rebase_on_reference(std::vector<FrameMotion>& frames, std::size_t ref) {
     m.ty_mm -= r[3] * tr[0] + r[4] * tr[1] + r[5] * tr[2];
     m.tz_mm -= r[6] * tr[0] + r[7] * tr[1] + r[8] * tr[2];
   }
+}
+void rebase_on_reference(std::vector<FrameMotion>& frames, std::size_t ref) { rebase(frames, frames[ref]); }
+
+// The common transform G that takes a series `from` to `to` (to_f ~ from_f o G): the mean over the frames
+// of from_f^-1 o to_f (rotation R_a^T R_b, translation R_a^T (t_b - t_a); angles averaged, which is exact
+// enough for the small differences it is used for).
+FrameMotion common_offset(const std::vector<FrameMotion>& from, const std::vector<FrameMotion>& to) {
+  FrameMotion g;
+  for (std::size_t k = 0; k < from.size(); ++k) {
+    const auto& a = from[k];
+    const auto& b = to[k];
+    const Mat3 ra = rotation_matrix(a.rx_deg, a.ry_deg, a.rz_deg);
+    Mat3 rat{};
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) rat[3 * i + j] = ra[3 * j + i];
+    const auto ang = matrix_angles(mat_mul(rat, rotation_matrix(b.rx_deg, b.ry_deg, b.rz_deg)));
+    const double d[3] = {b.tx_mm - a.tx_mm, b.ty_mm - a.ty_mm, b.tz_mm - a.tz_mm};
+    g.rx_deg += ang[0];
+    g.ry_deg += ang[1];
+    g.rz_deg += ang[2];
+    g.tx_mm += rat[0] * d[0] + rat[1] * d[1] + rat[2] * d[2];
+    g.ty_mm += rat[3] * d[0] + rat[4] * d[1] + rat[5] * d[2];
+    g.tz_mm += rat[6] * d[0] + rat[7] * d[1] + rat[8] * d[2];
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(1, from.size()));
+  g.rx_deg /= n, g.ry_deg /= n, g.rz_deg /= n, g.tx_mm /= n, g.ty_mm /= n, g.tz_mm /= n;
+  return g;
 }
 
 struct EstimationGrid {
@@ -334,10 +361,17 @@ void validate_options(const DynamicImage& pet, const Options& o) {
   if (o.metric == Metric::least_squares || o.reference_metric == Metric::least_squares)
     throw make_error("realign: least squares is only for the model rounds of the second pass (model metric): the "
                      "other rounds compare frames with different tracer distributions");
-  if (o.model_metric == Metric::lncc || o.model_metric == Metric::local_lsq)
+  if (o.window_samples < 1000)
+    throw make_error("realign: local correlation window points must be >= 1000 (got ", o.window_samples, ")");
+  if (!(o.model_prior_weight >= 0) || !std::isfinite(o.model_prior_weight))
+    throw make_error("realign: model-round prior weight must be >= 0 (got ", o.model_prior_weight, ")");
+  if (!(o.window_radius_mm > 0) || !std::isfinite(o.window_radius_mm))
+    throw make_error("realign: local correlation window must be > 0 mm (got ", o.window_radius_mm, ")");
+  if (o.model_metric == Metric::lncc || o.model_metric == Metric::local_lsq || o.model_metric == Metric::window_ncc)
     throw make_error("realign: local metrics are not available for the model rounds");
-  if (o.metric == Metric::local_lsq)
-    throw make_error("realign: local least squares is only for the reference round of the second pass");
+  if (o.metric == Metric::local_lsq || o.metric == Metric::window_ncc)
+    throw make_error("realign: local least squares and local correlation are only for the reference round of the "
+                     "second pass (reference metric)");
   if (o.lsq_max_samples < 100)
     throw make_error("realign: least-squares points must be >= 100 (got ", o.lsq_max_samples, ")");
   if (!(o.local_cell_mm > 0) || !(o.local_cell_mm <= 200))
@@ -619,6 +653,7 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
   // resolution removes most of it first (measured against the mean as first target:
   // docs/MODULE_VALIDATION.md).
   const int model_first_round = 1;
+  std::vector<FrameMotion> reference_round;  // the estimates of the round against the reference frame
   for (int round = 0; refine && round < o.refine_passes; ++round) {
     std::vector<std::size_t> all = todo;
     all.push_back(ref);
@@ -682,14 +717,37 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
         const auto& sp = fine[ref].geom.spacing;
         rs2.cell_voxels = std::max(2, static_cast<int>(std::lround(o.local_cell_mm / std::min({sp[0], sp[1], sp[2]}))));
         rs2.max_samples = o.lsq_max_samples;
+      } else if (o.reference_metric == Metric::window_ncc) {
+        const auto& sp = fine[ref].geom.spacing;
+        rs2.lncc_radius = std::clamp(static_cast<int>(std::lround(o.window_radius_mm / std::min({sp[0], sp[1], sp[2]}))), 1, 3);
+        rs2.max_samples = o.window_samples;
       }
+    }
+    // Priors of the model rounds: the reference round's estimates, moved together onto the current
+    // series (their common offset from it removed), so that they hold the frames' relative poses only.
+    std::vector<detail::Params> priors;
+    if (model_round && o.model_prior_weight > 0 && o.model_metric == Metric::least_squares &&
+        reference_round.size() == all.size()) {
+      std::vector<FrameMotion> current, shifted = reference_round;
+      for (auto f : all) current.push_back(res.frames[f]);
+      rebase(shifted, common_offset(current, reference_round));
+      for (const auto& m : shifted) priors.push_back(to_params(m));
     }
     const char* label = round == 0 ? "realign: pass 2" : "realign: pass 2 (repeated)";
     run_pass([&](std::size_t i, std::size_t f) {
+               detail::RegistrationSettings rsf = rs2;
+               if (!priors.empty()) {
+                 rsf.prior = &priors[i];
+                 rsf.prior_weight = o.model_prior_weight;
+               }
                return detail::register_rigid(targets[model_round ? i : 0], fine[f], res.center_lps,
-                                             to_params(res.frames[f]), rs2);
+                                             to_params(res.frames[f]), rsf);
              },
              all, label);
+    if (use_model && !model_round) {
+      reference_round.clear();
+      for (auto f : all) reference_round.push_back(res.frames[f]);
+    }
     if (model_round) {
       // Leave-one-out targets follow the frames: a rotation or shift common to all frames changes no
       // frame's match to its target, so a model round can move the whole series together (noise makes

@@ -415,6 +415,23 @@ TEST(RealignEstimate, ModelTargetOptionsAreChecked) {
   o = Options{};
   o.lsq_max_samples = 10;
   EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.metric = Metric::window_ncc;  // only for the reference round
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.model_metric = Metric::window_ncc;
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.window_radius_mm = 0;
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.window_samples = 10;
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o = Options{};
+  o.model_prior_weight = -0.1;
+  EXPECT_THROW(estimate_motion(img, o), Error);
+  o.model_prior_weight = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(estimate_motion(img, o), Error);
 }
 
 TEST(RealignEstimate, NanVoxelsAreZeroWithAWarning) {

@@ -113,8 +113,9 @@ TEST_F(RealignCli, WritesRealignedImageMotionTableAndMean) {
   EXPECT_EQ(j["ReferenceFrame"].get<int>(), 3);
   EXPECT_EQ(j["tx"]["Units"].get<std::string>(), "mm");
   EXPECT_EQ(j["Metric"].get<std::string>(), "Mattes mutual information");
-  EXPECT_EQ(j["ReferenceRoundMetric"].get<std::string>(), "local normalized correlation");
-  EXPECT_EQ(j["Configuration"]["reference_metric"].get<std::string>(), "lncc");
+  EXPECT_EQ(j["ReferenceRoundMetric"].get<std::string>(), "local normalized correlation (jittered windows)");
+  EXPECT_EQ(j["Configuration"]["reference_metric"].get<std::string>(), "wncc");
+  EXPECT_DOUBLE_EQ(j["Configuration"]["model_prior_weight"].get<double>(), 0.2);
   EXPECT_EQ(j["ModelRoundMetric"].get<std::string>(), "least squares with intensity scale");
   EXPECT_EQ(j["Configuration"]["model_metric"].get<std::string>(), "lsq");
 
@@ -167,6 +168,10 @@ TEST_F(RealignCli, BadInputsFailClearlyAndWriteNothing) {
       {"--pet " + pet_.string() + " --metric lncc", "--metric: unknown metric \"lncc\""},
       {"--pet " + pet_.string() + " --lncc-radius 0", "--lncc-radius: must be > 0 mm"},
       {"--pet " + pet_.string() + " --lncc-samples 10", "--lncc-samples: at least 1000 points"},
+      {"--pet " + pet_.string() + " --window-radius 0", "--window-radius: must be > 0 mm"},
+      {"--pet " + pet_.string() + " --window-samples 10", "--window-samples: at least 1000 points"},
+      {"--pet " + pet_.string() + " --model-prior -1", "--model-prior: must be >= 0"},
+      {"--pet " + pet_.string() + " --model-metric wncc", "--model-metric: unknown metric \"wncc\""},
   };
   for (const auto& c : cases) {
     const CliResult r = run_cli(c.args + " --out " + out.string());

@@ -41,9 +41,14 @@ enum class Metric {
   least_squares, // sum of squared differences with an intensity scale, Gauss-Newton (petpipe's own):
                 // only for the model rounds of the second pass (Options::model_metric), whose targets
                 // have the frame's own tracer distribution
-  local_lsq     // least squares with an intensity scale fitted in each cell of about a centimetre
+  local_lsq,    // least squares with an intensity scale fitted in each cell of about a centimetre
                 // (petpipe's own, Gauss-Newton; points jittered as for the others): for the reference
                 // round, where the tracer distribution differs from the frame's by local rescalings
+  window_ncc    // local normalized correlation (petpipe's own, Gauss-Newton): windows of
+                // (2 r + 1)^3 points about random head points, each window's lattice shifted by a random
+                // sub-voxel offset, so that both images are interpolated alike (ITK's neighbourhood
+                // correlation reads the fixed image at voxel centres and the moving one between them,
+                // which with noise favours poses that smooth the moving image); for the reference round
 };
 enum class Interpolation { linear, bspline };  // B-spline: cubic
 enum class RefineTarget { mean, model };      // see Options::refine_target
@@ -85,17 +90,33 @@ struct Options {
   // correlation: within a window a few millimetres wide, region contrasts that change between frames
   // are a local rescaling of intensities, which the local correlation ignores; global metrics (mutual
   // information, correlation) read part of such a change as motion, and the model rounds that follow
-  // correct a smooth drift so made only slowly (docs/MODULE_VALIDATION.md).
-  Metric reference_metric = Metric::lncc;
+  // correct a smooth drift so made only slowly (docs/MODULE_VALIDATION.md). window_ncc (the default) is
+  // petpipe's own on jittered windows; ITK's (lncc) reads the fixed image at voxel centres, which with
+  // noisy frames biases it towards poses that smooth the moving image (measured: 1.2 deg RMS of false
+  // motion on a noisy motion-free phantom, against 0.1 deg with window_ncc).
+  Metric reference_metric = Metric::window_ncc;
   // Metric of the model rounds (frame against its leave-one-out prediction). mattes, correlation or
   // least_squares; least squares uses every head-mask point up to lsq_max_samples (the others
   // refine_max_samples).
   Metric model_metric = Metric::least_squares;
   std::size_t lsq_max_samples = 400000;
+  // Model rounds: weight of a prior that holds each frame near its estimate from the reference round
+  // (those estimates moved together onto the current series, so only the frames' poses relative to
+  // each other are held), relative to the frame's own least-squares term (1 = as much). The model rounds
+  // feed on their own results (each frame's target is built from the other frames at their current
+  // poses); with frames in different poses that a coarse grid samples differently (4 mm voxels, 5 mm
+  // PSF), the series then drifts a little further with every round (0.1 -> 0.34 deg RMS in 5 rounds on
+  // such a phantom); the prior bounds that drift, at some cost in noise when the reference round is
+  // noisy (docs/MODULE_VALIDATION.md). 0 = none.
+  double model_prior_weight = 0.2;  // reslicing of the frames behind the model targets
   double local_cell_mm = 12.0;         // local least squares: cell edge (rounded to >= 2 estimation voxels)
   double lncc_radius_mm = 6.0;          // window half-width (rounded to 1..3 estimation voxels)
   std::size_t lncc_max_samples = 4000;  // points of that round (each costs a window of voxels)
-  double lncc_min_step_mm = 0.02;       // that round stops at this step (the model rounds refine further)
+  double lncc_min_step_mm = 0.02;
+  // window_ncc: window half-width (rounded to 1..3 estimation voxels) and points in all ((2 r + 1)^3
+  // per window)
+  double window_radius_mm = 3.0;
+  std::size_t window_samples = 400000;       // that round stops at this step (the model rounds refine further)
   // With the model target, the first pass stops one level short of its finest (2x coarser): the second
   // pass's full-resolution round to the reference frame does that work (measured: same accuracy,
   // ~4 s less on the HRRT-sized benchmark, docs/BENCHMARKS.md).
