@@ -19,7 +19,7 @@ cd "$WORK"
 "$EXE" simulate --out sim --subjects 1 --voxel-size "$VOXEL" --noise 0 --seed "$SEED" --partial-volume --psf-fwhm 5 \
   --no-t1 -q
 pet=$(ls sim/sub-01/pet/*_pet.nii.gz)
-"$EXE" realign --pet "$pet" --out lncc --estimate-only -q
+"$EXE" realign --pet "$pet" --out default --estimate-only -q
 "$EXE" realign --pet "$pet" --out mattes --estimate-only --reference-metric mattes -q
 /usr/bin/python3 - "${T_LIMIT:-0.1}" "${R_LIMIT:-0.05}" <<'PY'
 import csv, glob, sys
@@ -33,7 +33,7 @@ def rms(d):
     print(f"{d}: translation RMS {np.sqrt(np.mean(t**2)):.3f} mm (max {t.max():.3f}), "
           f"rotation RMS {np.sqrt(np.mean(r**2)):.3f} deg (max {r.max():.3f})")
     return np.sqrt(np.mean(t**2)), np.sqrt(np.mean(r**2)), t.max(), r.max()
-t, r, tmax, rmax = rms("lncc")
+t, r, tmax, rmax = rms("default")
 tm, rm, _, _ = rms("mattes")
 bad = []
 if tmax >= float(sys.argv[1]): bad.append(f"largest translation {tmax:.3f} mm >= {sys.argv[1]}")

@@ -67,6 +67,12 @@ Err register_and_report(const char* label, const Image3D& fixed, const Image3D& 
   return e;
 }
 
+// Where a first, smoothed pass leaves a frame: a few tenths of a millimetre and degree from `m`.
+realign::detail::Params near(const Rigid& m) {
+  const double rad = std::numbers::pi / 180.0;
+  return {(m.rx + 0.3) * rad, (m.ry - 0.3) * rad, (m.rz + 0.2) * rad, m.tx + 0.3, m.ty - 0.2, m.tz + 0.3};
+}
+
 Vec3 centre(const Geometry& g) {
   return g.index_to_point({0.5 * (g.size[0] - 1.0), 0.5 * (g.size[1] - 1.0), 0.5 * (g.size[2] - 1.0)});
 }
@@ -162,10 +168,7 @@ TEST(LsqRegister, LocalScaleIgnoresASmoothRescaling) {
           moving.data[g.linear_index(i, j, k)] *= static_cast<float>(field);
         }
   }
-  // Start where a first, smoothed pass leaves a frame (a few tenths of a millimetre and degree away).
-  const double rad = std::numbers::pi / 180.0;
-  const realign::detail::Params start{(moved.rx + 0.3) * rad, (moved.ry - 0.3) * rad, (moved.rz + 0.2) * rad,
-                                      moved.tx + 0.3, moved.ty - 0.2, moved.tz + 0.3};
+  const realign::detail::Params start = near(moved);
   const auto mask = head(fixed);
   const Err global = register_and_report("smooth rescaling, one scale", fixed, moving, centre(g), start,
                                          dense_settings(mask, Metric::least_squares), moved);
@@ -207,19 +210,13 @@ void add_noise(Image3D& img, double sd, unsigned seed) {
 
 // The settings of the reference round (realign.cpp) for window_ncc and ITK's lncc, 3 mm voxels.
 realign::detail::RegistrationSettings reference_round_settings(const std::vector<unsigned char>& mask, Metric metric) {
-  realign::detail::RegistrationSettings s;
-  s.metric = metric;
+  auto s = dense_settings(mask, metric);
   s.levels = 1;
-  s.sampling_fraction = 1.0;
-  s.fixed_mask = &mask;
   s.initial_step_mm = 0.5;
+  s.lncc_radius = metric == Metric::lncc ? 2 : 1;
   if (metric == Metric::lncc) {
-    s.lncc_radius = 2;
     s.max_samples = 4000;
     s.min_step_mm = 0.02;
-  } else {
-    s.lncc_radius = 1;
-    s.max_samples = 400000;
   }
   return s;
 }
@@ -234,9 +231,7 @@ TEST(LsqRegister, WindowCorrelationIgnoresARegionalContrastChange) {
   const Rigid moved{-1.0, 0.5, 1.2, -1.0, 2.0, 0.5};
   const Image3D fixed = regions_image(g, {1.0, 2.0, 2.0, 0.7, 0.6}, Rigid{});
   const Image3D moving = regions_image(g, {1.0, 3.5, 3.5, 0.4, 0.6}, moved);
-  const double rad = std::numbers::pi / 180.0;
-  const realign::detail::Params start{(moved.rx + 0.3) * rad, (moved.ry - 0.3) * rad, (moved.rz + 0.2) * rad,
-                                      moved.tx + 0.3, moved.ty - 0.2, moved.tz + 0.3};
+  const realign::detail::Params start = near(moved);
   const auto mask = head(fixed);
   const Err global = register_and_report("contrast change, one scale", fixed, moving, centre(g), start,
                                          dense_settings(mask, Metric::least_squares), moved);

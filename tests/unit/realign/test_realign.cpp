@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <string>
@@ -384,54 +385,31 @@ TEST(RealignEstimate, ModelTargetOptionsAreChecked) {
   QuietLog quiet;
   const Geometry g = test_geometry(6.0);
   const DynamicImage img = make_phantom(g, {0, 600, 1200}, {600, 600, 600}, std::vector<Rigid>(3), 0.0);
-  Options o;
-  o.refine_components = 0;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o.refine_components = 9;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.metric = Metric::lncc;  // only for the reference round
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.lncc_radius_mm = 0;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.lncc_max_samples = 10;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.reference_metric = Metric::least_squares;  // only for the model rounds
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.model_metric = Metric::local_lsq;  // only for the reference round
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.metric = Metric::local_lsq;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.local_cell_mm = 0;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o.local_cell_mm = 1e12;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.lsq_max_samples = 10;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.metric = Metric::window_ncc;  // only for the reference round
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.model_metric = Metric::window_ncc;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.window_radius_mm = 0;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.window_samples = 10;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o = Options{};
-  o.model_prior_weight = -0.1;
-  EXPECT_THROW(estimate_motion(img, o), Error);
-  o.model_prior_weight = std::numeric_limits<double>::quiet_NaN();
-  EXPECT_THROW(estimate_motion(img, o), Error);
+  // Each case changes one option of the defaults and must be refused.
+  const std::vector<std::function<void(Options&)>> bad{
+      [](Options& o) { o.refine_components = 0; },
+      [](Options& o) { o.refine_components = 9; },
+      [](Options& o) { o.metric = Metric::lncc; },  // only for the reference round
+      [](Options& o) { o.lncc_radius_mm = 0; },
+      [](Options& o) { o.lncc_max_samples = 10; },
+      [](Options& o) { o.reference_metric = Metric::least_squares; },  // only for the model rounds
+      [](Options& o) { o.model_metric = Metric::local_lsq; },          // only for the reference round
+      [](Options& o) { o.metric = Metric::local_lsq; },
+      [](Options& o) { o.local_cell_mm = 0; },
+      [](Options& o) { o.local_cell_mm = 1e12; },
+      [](Options& o) { o.lsq_max_samples = 10; },
+      [](Options& o) { o.metric = Metric::window_ncc; },  // only for the reference round
+      [](Options& o) { o.model_metric = Metric::window_ncc; },
+      [](Options& o) { o.window_radius_mm = 0; },
+      [](Options& o) { o.window_samples = 10; },
+      [](Options& o) { o.model_prior_weight = -0.1; },
+      [](Options& o) { o.model_prior_weight = std::numeric_limits<double>::quiet_NaN(); },
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    Options o;
+    bad[i](o);
+    EXPECT_THROW(estimate_motion(img, o), Error) << "case " << i;
+  }
 }
 
 TEST(RealignEstimate, NanVoxelsAreZeroWithAWarning) {
