@@ -3,7 +3,13 @@
 // rounds of the second pass: there each frame's target is its own prediction from the other frames
 // (same tracer distribution, same units), so the residual is noise plus misalignment and least squares
 // is the natural metric. Every point of the head mask takes part (no sampling), and Gauss-Newton needs a
-// handful of iterations where a gradient descent needs dozens.
+// handful of iterations where a gradient descent needs dozens. An optional prior (model rounds) adds
+// w d^T H0 d for the pose's offset d from a given pose.
+//
+// The same solver, with the fixed points grouped into cells and a slope (and, centred, an offset) fitted
+// per cell at every pose, gives the reference round's local metrics: local least squares (cells of
+// the fixed grid) and local normalized correlation (Metric::window_ncc: small jittered windows, each
+// cell's residuals divided by its fixed-value variance).
 //
 // Update: T_new = T o D with D(x) = R_d (x - c) + c + dt, R_d = exp([w]x). At D = identity the
 // derivatives of g(T(D(x))) are dg/d(dt) = R^T grad g(T x) =: q and dg/dw = (x - c) x q.

@@ -256,10 +256,9 @@ Mat3 mat_mul(const Mat3& p, const Mat3& q, bool transpose_q = false) {
   return r;
 }
 
-// Re-expresses every transform in the space of frame `ref`: T_f o T_ref^-1, so that the reference
-// frame's transform becomes the identity. With T(x) = R (x - c) + c + t about the common centre c,
-// T_ref^-1(x) = R_r^T (x - c - t_r) + c and T_f(T_ref^-1(x)) = R_f R_r^T (x - c) + c + t_f - R_f R_r^T t_r.
-// Re-expresses every transform as T_f o G^-1 (G: the transform r0).
+// Re-expresses every transform as T_f o G^-1 (G: the transform r0). With T(x) = R (x - c) + c + t about
+// the common centre c, G^-1(x) = R_g^T (x - c - t_g) + c and T_f(G^-1(x)) = R_f R_g^T (x - c) + c + t_f -
+// R_f R_g^T t_g.
 void rebase(std::vector<FrameMotion>& frames, const FrameMotion& r0) {
   const Mat3 rr = rotation_matrix(r0.rx_deg, r0.ry_deg, r0.rz_deg);
   const Vec3 tr{r0.tx_mm, r0.ty_mm, r0.tz_mm};
@@ -272,6 +271,7 @@ void rebase(std::vector<FrameMotion>& frames, const FrameMotion& r0) {
     m.tz_mm -= r[6] * tr[0] + r[7] * tr[1] + r[8] * tr[2];
   }
 }
+// In the space of frame `ref`: T_f o T_ref^-1, so that the reference frame's transform becomes the identity.
 void rebase_on_reference(std::vector<FrameMotion>& frames, std::size_t ref) { rebase(frames, frames[ref]); }
 
 // The common transform G that takes a series `from` to `to` (to_f ~ from_f o G): the mean over the frames

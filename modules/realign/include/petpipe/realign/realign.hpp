@@ -107,7 +107,7 @@ struct Options {
   // poses); with frames in different poses that a coarse grid samples differently (4 mm voxels, 5 mm
   // PSF), the series then drifts a little further with every round (0.1 -> 0.34 deg RMS in 5 rounds on
   // such a phantom); the prior bounds that drift, at some cost in noise when the reference round is
-  // noisy (docs/MODULE_VALIDATION.md). 0 = none.
+  // noisy (docs/MODULE_VALIDATION.md). 0 = none. Least-squares model rounds only (model_metric).
   double model_prior_weight = 0.2;  // reslicing of the frames behind the model targets
   double local_cell_mm = 12.0;         // local least squares: cell edge (rounded to >= 2 estimation voxels)
   double lncc_radius_mm = 6.0;          // window half-width (rounded to 1..3 estimation voxels)
