@@ -146,6 +146,23 @@ struct NormalEquations {
   }
 };
 
+// The fixed image's values at points (physical, LPS mm), keeping the points that fall inside it.
+struct FixedSamples {
+  Sampler sampler;
+  IndexMap map;
+  std::vector<Vec3> points;
+  std::vector<float> values;
+  explicit FixedSamples(const Image3D& fixed) : sampler(fixed), map(fixed.geom) {}
+  bool add(const Vec3& p) {
+    const Eigen::Vector3d ci = map.a * Eigen::Vector3d(p[0], p[1], p[2]) + map.b;
+    double v = 0;
+    if (!sampler.sample({ci[0], ci[1], ci[2]}, v, nullptr)) return false;
+    points.push_back(p);
+    values.push_back(static_cast<float>(v));
+    return true;
+  }
+};
+
 }  // namespace
 
 void reslice_linear_where(const Image3D& image, const Params& params, const Vec3& center,
@@ -199,41 +216,25 @@ RegistrationOutput register_rigid_window_ncc(const Image3D& fixed, const Image3D
         const Vec3 p = g.index_to_point({static_cast<double>(dx), static_cast<double>(dy), static_cast<double>(dz)});
         offsets.push_back({p[0] - o[0], p[1] - o[1], p[2] - o[2]});
       }
-  const Sampler fixed_sampler(fixed);
-  const IndexMap fixed_map(g);
-  std::vector<Vec3> points;
-  std::vector<float> values;
+  FixedSamples samples(fixed);
   std::vector<std::uint32_t> cells;
-  points.reserve(centres.size() * per_window);
+  samples.points.reserve(centres.size() * per_window);
   for (std::size_t w = 0; w < centres.size(); ++w)
-    for (const auto& d : offsets) {
-      const Eigen::Vector3d p(centres[w][0] + d[0], centres[w][1] + d[1], centres[w][2] + d[2]);
-      const Eigen::Vector3d ci = fixed_map.a * p + fixed_map.b;
-      double v = 0;
-      if (!fixed_sampler.sample({ci[0], ci[1], ci[2]}, v, nullptr)) continue;
-      points.push_back({p[0], p[1], p[2]});
-      values.push_back(static_cast<float>(v));
-      cells.push_back(static_cast<std::uint32_t>(w));
-    }
-  return register_rigid_lsq_points(points, values.data(), moving, center, initial, s, &cells);
+    for (const auto& d : offsets)
+      if (samples.add({centres[w][0] + d[0], centres[w][1] + d[1], centres[w][2] + d[2]}))
+        cells.push_back(static_cast<std::uint32_t>(w));
+  return register_rigid_lsq_points(samples.points, samples.values.data(), moving, center, initial, s, &cells);
 }
 
 RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& moving, const Vec3& center,
                                       const Params& initial, const RegistrationSettings& s) {
   if (!s.fixed_mask) throw make_error("realign: least-squares registration needs a sampling mask");
-  const auto drawn = draw_sample_points(fixed.geom, *s.fixed_mask, s.sampling_fraction, s.max_samples, s.seed);
-  std::vector<Vec3> points;
-  std::vector<float> values;
-  const Sampler fixed_sampler(fixed);
-  const IndexMap fixed_map(fixed.geom);
-  for (const auto& p : drawn) {
-    const Eigen::Vector3d ci = fixed_map.a * Eigen::Vector3d(p[0], p[1], p[2]) + fixed_map.b;
-    double v = 0;
-    if (!fixed_sampler.sample({ci[0], ci[1], ci[2]}, v, nullptr)) continue;
-    points.push_back(p);
-    values.push_back(static_cast<float>(v));
-  }
   if (s.metric == Metric::window_ncc) return register_rigid_window_ncc(fixed, moving, center, initial, s);
+  FixedSamples samples(fixed);
+  for (const auto& p : draw_sample_points(fixed.geom, *s.fixed_mask, s.sampling_fraction, s.max_samples, s.seed))
+    samples.add(p);
+  const auto& points = samples.points;
+  const auto& values = samples.values;
   if (s.metric != Metric::local_lsq) return register_rigid_lsq_points(points, values.data(), moving, center, initial, s);
   // Cells of cell_voxels^3 voxels of the fixed grid.
   const int k = std::max(1, s.cell_voxels);
@@ -241,7 +242,7 @@ RegistrationOutput register_rigid_lsq(const Image3D& fixed, const Image3D& movin
   for (int a = 0; a < 3; ++a) ncell[a] = (fixed.geom.size[a] + static_cast<std::size_t>(k) - 1) / static_cast<std::size_t>(k);
   std::vector<std::uint32_t> cells(points.size());
   for (std::size_t i = 0; i < points.size(); ++i) {
-    const Eigen::Vector3d ci = fixed_map.a * Eigen::Vector3d(points[i][0], points[i][1], points[i][2]) + fixed_map.b;
+    const Eigen::Vector3d ci = samples.map.a * Eigen::Vector3d(points[i][0], points[i][1], points[i][2]) + samples.map.b;
     std::array<std::size_t, 3> q{};
     for (int a = 0; a < 3; ++a)
       q[a] = std::min(ncell[a] - 1, static_cast<std::size_t>(std::max(0.0, std::floor((ci[a] + 0.5) / k))));

@@ -708,18 +708,19 @@ MotionResult estimate_motion(const DynamicImage& pet, const Options& o) {
       if (o.model_metric == Metric::least_squares) rs2.max_samples = o.lsq_max_samples;
     } else if (use_model) {
       rs2.metric = o.reference_metric;
+      // Window and cell sizes in voxels of the second pass's grid.
+      const auto& sp = fine[ref].geom.spacing;
+      const double voxel = std::min({sp[0], sp[1], sp[2]});
+      auto window_voxels = [&](double mm) { return std::clamp(static_cast<int>(std::lround(mm / voxel)), 1, 3); };
       if (o.reference_metric == Metric::lncc) {
-        const auto& sp = fine[ref].geom.spacing;
-        rs2.lncc_radius = std::clamp(static_cast<int>(std::lround(o.lncc_radius_mm / std::min({sp[0], sp[1], sp[2]}))), 1, 3);
+        rs2.lncc_radius = window_voxels(o.lncc_radius_mm);
         rs2.max_samples = std::min(o.refine_max_samples, o.lncc_max_samples);
         rs2.min_step_mm = std::max(o.min_step_mm, o.lncc_min_step_mm);
       } else if (o.reference_metric == Metric::local_lsq) {
-        const auto& sp = fine[ref].geom.spacing;
-        rs2.cell_voxels = std::max(2, static_cast<int>(std::lround(o.local_cell_mm / std::min({sp[0], sp[1], sp[2]}))));
+        rs2.cell_voxels = std::max(2, static_cast<int>(std::lround(o.local_cell_mm / voxel)));
         rs2.max_samples = o.lsq_max_samples;
       } else if (o.reference_metric == Metric::window_ncc) {
-        const auto& sp = fine[ref].geom.spacing;
-        rs2.lncc_radius = std::clamp(static_cast<int>(std::lround(o.window_radius_mm / std::min({sp[0], sp[1], sp[2]}))), 1, 3);
+        rs2.lncc_radius = window_voxels(o.window_radius_mm);
         rs2.max_samples = o.window_samples;
       }
     }
