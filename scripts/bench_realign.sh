@@ -72,26 +72,14 @@ for f in $(seq -w 1 15); do
 done
 t4=$(date +%s.%N)
 
-/usr/bin/python3 - "$WORK" "$DATA" <<'PY'
+PYTHONPATH="$HERE" /usr/bin/python3 - "$WORK" "$DATA" <<'PY'
 import sys, os, re, numpy as np
+from motion_convention import read_motion, relative_to, rot
 work, data = sys.argv[1], sys.argv[2]
-def rot(rx, ry, rz):
-    a, b, c = np.radians([rx, ry, rz])
-    Rx = np.array([[1,0,0],[0,np.cos(a),-np.sin(a)],[0,np.sin(a),np.cos(a)]])
-    Ry = np.array([[np.cos(b),0,np.sin(b)],[0,1,0],[-np.sin(b),0,np.cos(b)]])
-    Rz = np.array([[np.cos(c),-np.sin(c),0],[np.sin(c),np.cos(c),0],[0,0,1]])
-    return Rz @ Rx @ Ry
-def angles(R):
-    return np.degrees([np.arcsin(R[2,1]), np.arctan2(-R[2,0], R[2,2]), np.arctan2(-R[0,1], R[1,1])])
-truth = np.loadtxt(os.path.join(data, "truth.tsv"), skiprows=1)
-starts = truth[:, 1]; T = truth[:, 2:8]
+truth_rows, T = read_motion(os.path.join(data, "truth.tsv"))
+starts = np.array([float(r["frame_start"]) for r in truth_rows])
 ref = 15
-Rr = rot(*T[ref, 3:])
-rel = []  # truth relative to the reference frame, centre (0,0,0): T_f o T_ref^-1
-for f in range(len(T)):
-    A = rot(*T[f, 3:]) @ Rr.T
-    rel.append(np.concatenate([T[f, :3] - A @ T[ref, :3], angles(A)]))
-rel = np.array(rel)
+rel = relative_to(T, ref)  # truth relative to the reference frame, centre (0,0,0): T_f o T_ref^-1
 def errors(est, name, frames):
     dt = np.linalg.norm(est[frames, :3] - rel[frames, :3], axis=1)
     dr = np.linalg.norm(est[frames, 3:] - rel[frames, 3:], axis=1)

@@ -75,29 +75,18 @@ t1=$(date +%s)
 t2=$(date +%s)
 echo "simulate $((t1 - t0)) s, run (both cohorts) $((t2 - t1)) s"
 # Realignment accuracy against the simulated truth (relative to the reference frame).
-/usr/bin/python3 - <<'PY'
-import csv, glob
+PYTHONPATH="$HERE" /usr/bin/python3 - <<'PY'
+import glob
 import numpy as np
-def rot(rx, ry, rz):
-    a, b, c = np.radians([rx, ry, rz])
-    Rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-    Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    Rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return Rz @ Rx @ Ry
-def angles(R):
-    return np.degrees([np.arcsin(R[2, 1]), np.arctan2(-R[2, 0], R[2, 2]), np.arctan2(-R[0, 1], R[1, 1])])
+from motion_convention import read_motion, relative_to
 for kind in ("moved", "still"):
     for p in sorted(glob.glob(f"deriv_{kind}/sub-*/pet/*_motion.tsv")):
         sub = p.split("/")[1]
-        rows = list(csv.DictReader(open(p), delimiter="\t"))
-        est = np.array([[float(r[k]) for k in ("tx", "ty", "tz", "rx", "ry", "rz")] for r in rows])
+        rows, est = read_motion(p)
         start = np.array([float(r["frame_start"]) for r in rows])
-        truth = np.loadtxt(glob.glob(f"{kind}/derivatives/truth/{sub}/*_motion.tsv")[0], skiprows=1)[:, 3:9]
+        truth = read_motion(glob.glob(f"{kind}/derivatives/truth/{sub}/*_motion.tsv")[0])[1]
         ref = [r["status"] for r in rows].index("reference")
-        def rel(T, f):
-            A = rot(*T[f, 3:]) @ rot(*T[ref, 3:]).T
-            return np.concatenate([T[f, :3] - A @ T[ref, :3], angles(A)])
-        err = np.array([rel(est, f) - rel(truth, f) for f in range(len(rows))])
+        err = relative_to(est, ref) - relative_to(truth, ref)
         late = start >= 180
         dt = np.linalg.norm(err[late, :3], axis=1); dr = np.linalg.norm(err[late, 3:], axis=1)
         print(f"{kind} {sub}: realign error after 3 min: translation RMS {np.sqrt(np.mean(dt**2)):.2f} mm "

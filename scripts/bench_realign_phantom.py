@@ -14,6 +14,8 @@ import argparse, json, os
 import numpy as np
 import nibabel as nib
 
+from motion_convention import rot
+
 p = argparse.ArgumentParser()
 p.add_argument("out")
 p.add_argument("--voxel", type=float, default=1.21875)
@@ -47,13 +49,6 @@ for f in range(n):
         motion[f] += [3.0, 0, -3.0, 2.5, 0, -1.5]
     if f >= 2 * n // 3:
         motion[f] += [0, 4.0, 0, -1.0, 3.0, 0]
-
-def rot(rx, ry, rz):
-    a_, b_, c_ = np.radians([rx, ry, rz])
-    Rx = np.array([[1, 0, 0], [0, np.cos(a_), -np.sin(a_)], [0, np.sin(a_), np.cos(a_)]])
-    Ry = np.array([[np.cos(b_), 0, np.sin(b_)], [0, 1, 0], [-np.sin(b_), 0, np.cos(b_)]])
-    Rz = np.array([[np.cos(c_), -np.sin(c_), 0], [np.sin(c_), np.cos(c_), 0], [0, 0, 1]])
-    return Rz @ Rx @ Ry
 
 nx, ny, nz = a.size
 v = a.voxel

@@ -59,29 +59,16 @@ for entry in "${phantoms[@]}"; do
   t1=$(date +%s.%N)
   truth=""
   if [ "$moved" = 1 ]; then truth=$(ls "sim/$name"/derivatives/truth/sub-01/*_motion.tsv); fi
-  /usr/bin/python3 - "$name" "$(echo "$t1 - $t0" | bc)" "$tag/$name" "$truth" <<'PY'
-import csv, glob, sys
+  PYTHONPATH="$HERE" /usr/bin/python3 - "$name" "$(echo "$t1 - $t0" | bc)" "$tag/$name" "$truth" <<'PY'
+import glob, sys
 import numpy as np
+from motion_convention import read_motion, relative_to
 name, wall, out, truth = sys.argv[1:5]
-def rot(rx, ry, rz):
-    a, b, c = np.radians([rx, ry, rz])
-    Rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-    Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    Rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return Rz @ Rx @ Ry
-def angles(R):
-    return np.degrees([np.arcsin(R[2, 1]), np.arctan2(-R[2, 0], R[2, 2]), np.arctan2(-R[0, 1], R[1, 1])])
-def table(p):
-    rows = list(csv.DictReader(open(p), delimiter="\t"))
-    return rows, np.array([[float(r[k]) for k in ("tx", "ty", "tz", "rx", "ry", "rz")] for r in rows])
-rows, est = table(glob.glob(f"{out}/*_motion.tsv")[0])
+rows, est = read_motion(glob.glob(f"{out}/*_motion.tsv")[0])
 err = est.copy()
-if truth:  # truth relative to the reference frame petpipe used: T_f o T_ref^-1
-    _, T = table(truth)
+if truth:  # against the truth relative to the reference frame petpipe used
     ref = [r["status"] for r in rows].index("reference")
-    for f in range(len(T)):
-        A = rot(*T[f, 3:]) @ rot(*T[ref, 3:]).T
-        err[f] -= np.concatenate([T[f, :3] - A @ T[ref, :3], angles(A)])
+    err = relative_to(est, ref) - relative_to(read_motion(truth)[1], ref)
 late = np.array([float(r["frame_start"]) >= 180 for r in rows])
 t = np.linalg.norm(err[late, :3], axis=1)
 r = np.linalg.norm(err[late, 3:], axis=1)

@@ -12,14 +12,9 @@ import sys, glob, json, hashlib, os
 import numpy as np, nibabel as nib
 from scipy import ndimage
 import csv
+from motion_convention import rot
 bids, deriv = sys.argv[1], sys.argv[2]
 order = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-def rot(rx, ry, rz):
-    a, b, c = np.radians([rx, ry, rz])
-    Rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-    Ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    Rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return Rz @ Rx @ Ry
 D = np.diag([-1., -1., 1.])
 for pet in sorted(glob.glob(f"{bids}/sub-*/pet/*_pet.nii.gz")):
     sub = pet.split("/")[-3]
