@@ -4,6 +4,7 @@
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/pipeline/config.hpp"
 #include "petpipe/pipeline/group.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
 
 namespace petpipe::cli {
 
@@ -16,7 +17,12 @@ int run_group_command(const po::variables_map& vm) {
   if (vm.count("config")) {
     o.config_source = vm["config"].as<std::string>();
     o.user_config = pipeline::read_config(o.config_source);
-    pipeline::merge_config(pipeline::default_config(), o.user_config, o.config_source);
+  }
+  const nlohmann::json given = pipeline::group_table().overrides(vm);
+  if (!given.empty()) {
+    if (o.user_config.is_null()) o.user_config = nlohmann::json::object();
+    o.user_config["group"].update(given);
+    o.config_source += " and the command line";
   }
   if (vm.count("tracer")) o.tracer = vm["tracer"].as<std::string>();
   o.allow_missing = vm.count("allow-missing") > 0;
@@ -51,6 +57,7 @@ Command group_command() {
         ("participants", po::value<std::string>(), "participants table (default: DIR/participants.tsv)")
         ("tracer", po::value<std::string>(), "tracer to analyse when the run holds several")
         ("allow-missing", "analyse the complete subjects even when others are missing or failed");
+    pipeline::group_table().add_options(d);
   };
   c.run = run_group_command;
   return c;

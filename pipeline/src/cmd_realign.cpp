@@ -6,88 +6,19 @@
 
 #include "petpipe/core/bids.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
+#include "petpipe/pipeline/stages.hpp"
 #include "petpipe/realign/realign.hpp"
 
 namespace petpipe::cli {
 
 namespace {
-
-// "3", "1-4", "1,2,7-9" (1-based, as petpipe info lists frames) -> 0-based indices.
-std::vector<std::size_t> parse_frame_list(const std::vector<std::string>& tokens) {
-  std::vector<std::size_t> out;
-  for (const auto& token : tokens) {
-    std::stringstream ss(token);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      if (item.empty()) continue;
-      const auto dash = item.find('-');
-      auto number = [&](const std::string& s) -> long {
-        long v = -1;
-        if (!parse_integer(s, v) || v < 1)
-          throw make_error("--exclude-frames: \"", item, "\" is not a frame number (1-based) or range such as 1-4");
-        return v;
-      };
-      const long a = number(item.substr(0, dash));
-      const long b = dash == std::string::npos ? a : number(item.substr(dash + 1));
-      if (b < a) throw make_error("--exclude-frames: empty range \"", item, "\"");
-      for (long f = a; f <= b; ++f) out.push_back(static_cast<std::size_t>(f - 1));
-    }
-  }
-  return out;
-}
-
-struct OutputNames {
-  fs::path mc, mc_json, motion, motion_json, mean, mean_json;
-};
-
-OutputNames output_names(const fs::path& pet, const fs::path& dir) {
-  const std::string file = pet.filename().string();
-  std::string mc, motion, mean;
-  if (auto name = bids::parse_name(file)) {
-    mc = bids::derivative_name(*name, {{"desc", "mc"}}, "pet", "");
-    mean = bids::derivative_name(*name, {{"desc", "mean"}}, "pet", "");
-    motion = bids::derivative_name(*name, {}, "motion", "");
-  } else {
-    std::string stem = strip_image_extension(file);
-    if (stem.size() > 4 && stem.compare(stem.size() - 4, 4, "_pet") == 0) stem.resize(stem.size() - 4);
-    mc = stem + "_desc-mc_pet";
-    mean = stem + "_desc-mean_pet";
-    motion = stem + "_motion";
-  }
-  return {dir / (mc + ".nii.gz"), dir / (mc + ".json"),     dir / (motion + ".tsv"),
-          dir / (motion + ".json"), dir / (mean + ".nii.gz"), dir / (mean + ".json")};
-}
-
-realign::Metric parse_metric(const std::string& s) {
-  if (s == "correlation" || s == "nc") return realign::Metric::correlation;
-  if (s == "mattes" || s == "mi") return realign::Metric::mattes;
-  throw make_error("--metric: unknown metric \"", s, "\" (correlation or mattes)");
-}
-
-realign::Metric parse_reference_metric(const std::string& s) {
-  if (s == "lncc") return realign::Metric::lncc;
-  if (s == "local") return realign::Metric::local_lsq;
-  if (s == "wncc") return realign::Metric::window_ncc;
-  if (s == "correlation" || s == "nc") return realign::Metric::correlation;
-  if (s == "mattes" || s == "mi") return realign::Metric::mattes;
-  throw make_error("--reference-metric: unknown metric \"", s, "\" (wncc, local, lncc, mattes or correlation)");
-}
-
-realign::Metric parse_model_metric(const std::string& s) {
-  if (s == "lsq") return realign::Metric::least_squares;
-  if (s == "correlation" || s == "nc") return realign::Metric::correlation;
-  if (s == "mattes" || s == "mi") return realign::Metric::mattes;
-  throw make_error("--model-metric: unknown metric \"", s, "\" (lsq, mattes or correlation)");
-}
-
-std::string model_metric_key(realign::Metric m) {
-  return m == realign::Metric::least_squares ? "lsq" : m == realign::Metric::correlation ? "correlation" : "mattes";
-}
 
 std::string metric_name(realign::Metric m) {
   switch (m) {
@@ -159,74 +90,43 @@ Table motion_table(const realign::MotionResult& m, const FrameTable& frames) {
   return t;
 }
 
-int run_realign(const po::variables_map& vm) {
+pipeline::RealignRequest request_from(const po::variables_map& vm) {
   if (!vm.count("pet")) throw Error("--pet FILE is required (a 4D PET image with its PET-BIDS sidecar)");
   if (!vm.count("out")) throw Error("--out DIR is required");
-  const fs::path pet_path = vm["pet"].as<std::string>();
-  const fs::path out_dir = vm["out"].as<std::string>();
-  const bool estimate_only = vm.count("estimate-only") > 0;
-  const bool force = vm.count("force") > 0;
+  pipeline::RealignRequest r;
+  r.pet = vm["pet"].as<std::string>();
+  r.out = vm["out"].as<std::string>();
+  r.estimate_only = vm.count("estimate-only") > 0;
+  r.force = vm.count("force") > 0;
+  r.params = pipeline::realign_table().from_vm(vm);
+  return r;
+}
 
-  realign::Options o;
-  o.fwhm_mm = vm["fwhm"].as<double>();
-  if (vm.count("ref-frame")) {
-    const long r = vm["ref-frame"].as<long>();
-    if (r < 1) throw make_error("--ref-frame: frame numbers start at 1 (got ", r, ")");
-    o.reference_frame = static_cast<int>(r - 1);
-  }
-  if (vm.count("exclude-frames")) o.exclude_frames = parse_frame_list(vm["exclude-frames"].as<std::vector<std::string>>());
-  o.start_time_s = vm["start-time"].as<double>();
-  o.empty_fraction = vm["empty-fraction"].as<double>();
-  const std::string excluded = vm["excluded"].as<std::string>();
-  if (excluded == "nearest") o.excluded = realign::ExcludedPolicy::nearest;
-  else if (excluded == "identity") o.excluded = realign::ExcludedPolicy::identity;
-  else throw make_error("--excluded: \"", excluded, "\" is not nearest or identity");
-  o.metric = parse_metric(vm["metric"].as<std::string>());
-  o.two_pass = vm.count("single-pass") == 0;
-  o.sampling_fraction = vm["sampling"].as<double>();
-  o.refine_passes = vm["refine-passes"].as<int>();
-  o.refine_fwhm_mm = vm["refine-fwhm"].as<double>();
-  {
-    const long samples = vm["refine-samples"].as<long>();
-    if (samples < 1000) throw make_error("--refine-samples: at least 1000 points (got ", samples, ")");
-    o.refine_max_samples = static_cast<std::size_t>(samples);
-  }
-  {
-    const std::string target = vm["refine-target"].as<std::string>();
-    if (target == "mean") o.refine_target = realign::RefineTarget::mean;
-    else if (target == "model") o.refine_target = realign::RefineTarget::model;
-    else throw make_error("--refine-target: \"", target, "\" is not mean or model");
-    const int k = vm["refine-components"].as<int>();
-    if (k < 1 || k > 8) throw make_error("--refine-components: 1..8 (got ", k, ")");
-    o.refine_components = k;
-    o.reference_metric = parse_reference_metric(vm["reference-metric"].as<std::string>());
-    o.lncc_radius_mm = vm["lncc-radius"].as<double>();
-    o.model_prior_weight = vm["model-prior"].as<double>();
-    if (!(o.model_prior_weight >= 0)) throw make_error("--model-prior: must be >= 0 (got ", o.model_prior_weight, ")");
-    o.window_radius_mm = vm["window-radius"].as<double>();
-    if (!(o.window_radius_mm > 0)) throw make_error("--window-radius: must be > 0 mm (got ", o.window_radius_mm, ")");
-    const long ws = vm["window-samples"].as<long>();
-    if (ws < 1000) throw make_error("--window-samples: at least 1000 points (got ", ws, ")");
-    o.window_samples = static_cast<std::size_t>(ws);
-    o.local_cell_mm = vm["local-cell"].as<double>();
-    if (!(o.local_cell_mm > 0)) throw make_error("--local-cell: must be > 0 mm (got ", o.local_cell_mm, ")");
-    if (!(o.lncc_radius_mm > 0)) throw make_error("--lncc-radius: must be > 0 mm (got ", o.lncc_radius_mm, ")");
-    const long ls = vm["lncc-samples"].as<long>();
-    if (ls < 1000) throw make_error("--lncc-samples: at least 1000 points (got ", ls, ")");
-    o.lncc_max_samples = static_cast<std::size_t>(ls);
-    o.model_metric = parse_model_metric(vm["model-metric"].as<std::string>());
-    const long qs = vm["lsq-samples"].as<long>();
-    if (qs < 1000) throw make_error("--lsq-samples: at least 1000 points (got ", qs, ")");
-    o.lsq_max_samples = static_cast<std::size_t>(qs);
-  }
-  o.seed = vm["seed"].as<std::uint32_t>();
-  const std::string interp = vm["interp"].as<std::string>();
-  realign::Interpolation interpolation;
-  if (interp == "linear") interpolation = realign::Interpolation::linear;
-  else if (interp == "bspline") interpolation = realign::Interpolation::bspline;
-  else throw make_error("--interp: \"", interp, "\" is not linear or bspline");
+}  // namespace
+}  // namespace petpipe::cli
 
-  const OutputNames names = output_names(pet_path, out_dir);
+namespace petpipe::pipeline {
+
+std::vector<std::string> request_args(const RealignRequest& r) {
+  std::vector<std::string> a{"realign", "--pet", r.pet.string(), "--out", r.out.string()};
+  if (r.estimate_only) a.push_back("--estimate-only");
+  if (r.force) a.push_back("--force");
+  const auto t = realign_table().to_args(r.params);
+  a.insert(a.end(), t.begin(), t.end());
+  return a;
+}
+
+void run_realign(const RealignRequest& request) {
+  using namespace petpipe::cli;
+  const fs::path& pet_path = request.pet;
+  const fs::path& out_dir = request.out;
+  const bool estimate_only = request.estimate_only;
+  const bool force = request.force;
+  const RealignParams& params = request.params;
+  const realign::Options& o = params.estimation;
+  const realign::Interpolation interpolation = params.interpolation;
+
+  const layout::RealignFiles names = layout::realign_files(layout::source_of(pet_path), out_dir);
   std::vector<fs::path> outputs{names.motion, names.motion_json};
   if (!estimate_only) outputs.insert(outputs.end(), {names.mc, names.mc_json, names.mean, names.mean_json});
   std::error_code ec;
@@ -258,36 +158,11 @@ int run_realign(const po::variables_map& vm) {
   const realign::MotionResult motion =
       with_context(pet_path.filename().string(), [&] { return realign::estimate_motion(pet, o); });
 
-  nlohmann::json config;
-  config["fwhm_mm"] = o.fwhm_mm;
-  config["reference_frame"] = motion.reference_frame + 1;
-  std::vector<std::size_t> excl1;
-  for (auto f : o.exclude_frames) excl1.push_back(f + 1);
-  config["exclude_frames"] = excl1;
-  config["start_time_s"] = o.start_time_s;
-  config["empty_fraction"] = o.empty_fraction;
-  config["excluded"] = excluded;
-  config["metric"] = vm["metric"].as<std::string>();
-  config["two_pass"] = o.two_pass;
-  config["refine_fwhm_mm"] = o.refine_fwhm_mm;
-  config["refine_passes"] = o.refine_passes;
-  config["refine_max_samples"] = o.refine_max_samples;
-  config["refine_target"] = o.refine_target == realign::RefineTarget::model ? "model" : "mean";
-  config["refine_components"] = o.refine_components;
-  config["reference_metric"] = vm["reference-metric"].as<std::string>();
-  config["lncc_radius_mm"] = o.lncc_radius_mm;
-  config["window_radius_mm"] = o.window_radius_mm;
-  config["model_prior_weight"] = o.model_prior_weight;
-  config["window_samples"] = o.window_samples;
-  config["local_cell_mm"] = o.local_cell_mm;
-  config["lncc_max_samples"] = o.lncc_max_samples;
-  config["model_metric"] = model_metric_key(o.model_metric);
-  config["lsq_max_samples"] = o.lsq_max_samples;
-  config["sampling_fraction"] = o.sampling_fraction;
+  // Every parameter of the table, the reference frame used, and the fixed estimation settings.
+  nlohmann::json config = pipeline::realign_table().to_json(params);
+  config["reference_frame_used"] = motion.reference_frame + 1;
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;
-  config["seed"] = o.seed;
-  config["interpolation"] = interp;
   config["estimate_only"] = estimate_only;
   Provenance prov;
   prov.configuration = config;
@@ -301,7 +176,7 @@ int run_realign(const po::variables_map& vm) {
   write_json(names.motion_json, mj);
   if (estimate_only) {
     log::info("realign: wrote ", names.motion.string(), " (estimate only)");
-    return 0;
+    return;
   }
 
   realign::reslice_frames(pet, motion, interpolation);
@@ -310,7 +185,7 @@ int run_realign(const po::variables_map& vm) {
   sidecar.update(frame_table_to_sidecar(pet.frames));
   sidecar["Description"] = "frames realigned to a common position (rigid, petpipe realign)";
   sidecar["MotionTable"] = names.motion.filename().string();
-  sidecar["Interpolation"] = interp;
+  sidecar["Interpolation"] = config["interpolation"];
   sidecar.update(pj);
   write_json(names.mc_json, sidecar);
 
@@ -326,10 +201,11 @@ int run_realign(const po::variables_map& vm) {
   write_json(names.mean_json, mean_json);
   log::info("realign: wrote ", names.mc.string(), ", ", names.motion.filename().string(), " and ",
             names.mean.filename().string());
-  return 0;
 }
 
-}  // namespace
+}  // namespace petpipe::pipeline
+
+namespace petpipe::cli {
 
 Command realign_command() {
   Command c;
@@ -339,10 +215,10 @@ Command realign_command() {
       "Estimates one rigid transform (3 translations, 3 rotations) per frame and reslices the frames into "
       "one position: a first pass registers every frame to a reference frame, a second pass (repeated) "
       "registers every frame to the realigned series. Frames "
-      "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm, default 7 mm) for the first pass; the "
+      "are block-averaged to about 2.5 mm voxels and smoothed (--fwhm) for the first pass; the "
       "metric is Mattes mutual information on a random 10 % of the voxels (at most 50000 points) with a "
       "two-level pyramid (only its coarser level when the model-target second pass follows, whose first round "
-      "works at full resolution). The second pass (--refine-passes, default 5 rounds) uses the block-averaged frames "
+      "works at full resolution). The second pass (--refine-passes rounds) uses the block-averaged frames "
       "without further smoothing (--refine-fwhm), at points drawn inside the head, which the reference "
       "frame's smoothed image outlines. With --refine-target model (the default) its "
       "first round registers every frame to the reference frame, and the later rounds register every frame "
@@ -350,21 +226,16 @@ Command realign_command() {
       "--refine-components principal components, leave-one-out): an image with the frame's own tracer "
       "distribution. The series is then expressed in the reference frame's space (its transform is the "
       "identity). The first of these rounds uses local normalized correlation (--reference-metric wncc, "
-      "windows of 3 x 3 x 3 points, --window-radius 3 mm, 400000 points in all): a region contrast that "
+      "windows of 3 x 3 x 3 points over --window-radius, --window-samples points in all): a region contrast that "
       "changes between the frame and the reference frame is locally a rescaling of intensities, which it "
       "ignores, whereas a global metric reads part of it as motion. Each window's lattice sits at a random "
-      "sub-voxel offset, so both images are interpolated alike; ITK's neighbourhood correlation "
-      "(--reference-metric lncc) reads the reference at voxel centres and the frame between them, and with "
-      "noisy frames prefers poses at which interpolation smooths the frame (false motion of 1.2 deg on a "
-      "noisy motion-free phantom). --reference-metric local: least squares with an intensity "
-      "scale per cell of --local-cell mm, every head point, biased on phantoms without anatomical edges "
-      "(docs/MODULE_VALIDATION.md). The model rounds use least "
+      "sub-voxel offset, so both images are interpolated alike (--reference-metric mattes: mutual "
+      "information instead). The model rounds use least "
       "squares with an intensity scale (--model-metric lsq, Gauss-Newton, every head point up to "
       "--lsq-samples; --model-metric mattes: mutual information on --refine-samples points), each frame "
-      "held weakly (--model-prior 0.2) near its pose relative to the other frames from the round against the "
-      "reference frame: the model rounds build each target from the other frames at their current poses, "
-      "and without that hold the pose groups of a moved, coarsely sampled phantom drifted apart a little "
-      "further in every round. With --refine-target mean every round registers every frame to the "
+      "held weakly (--model-prior) near its pose relative to the other frames from the round against the "
+      "reference frame, since the model rounds build each target from the other frames at their current "
+      "poses. With --refine-target mean every round registers every frame to the "
       "duration-weighted mean "
       "of the realigned frames, as SPM realign does. A tracer distribution that changes over the scan biases "
       "registration to a mean image or to a heavily smoothed image; these choices and the metric (against "
@@ -409,59 +280,13 @@ Command realign_command() {
   c.add_options = [](po::options_description& d, po::positional_options_description&) {
     d.add_options()("pet", po::value<std::string>(), "dynamic PET image (4D NIfTI, _pet.json beside it)")
         ("out", po::value<std::string>(), "output directory")
-        ("ref-frame", po::value<long>(), "reference frame (1-based; default: high-count middle/late frame)")
-        ("exclude-frames", po::value<std::vector<std::string>>()->multitoken(),
-         "frames not estimated, 1-based: 1 2 3, 1-3 or 1,2,5-7")
-        ("start-time", po::value<double>()->default_value(0.0), "frames starting before this time (s) are not estimated")
-        ("fwhm", po::value<double>()->default_value(7.0), "smoothing of the estimation images (FWHM, mm)")
-        ("estimate-only", "write the motion table only, do not reslice")
-        ("interp", po::value<std::string>()->default_value("bspline"),
-         "reslicing: bspline (cubic B-spline, as SPM) or linear")
-        ("excluded", po::value<std::string>()->default_value("nearest"),
-         "frames not estimated get the nearest estimated transform (nearest) or none (identity)")
-        ("empty-fraction", po::value<double>()->default_value(0.02),
-         "near-empty frame: mean below this fraction of the largest frame mean")
-        ("metric", po::value<std::string>()->default_value("mattes"), "mattes (mutual information) or correlation")
-        ("single-pass", "skip the second pass (registration to the mean)")
-        ("sampling", po::value<double>()->default_value(realign::Options{}.sampling_fraction), "fraction of estimation voxels sampled (0,1]")
-        ("refine-passes", po::value<int>()->default_value(realign::Options{}.refine_passes),
-         "second pass: rounds (1..12), each from the previous one's result with rebuilt targets")
-        ("refine-fwhm", po::value<double>()->default_value(realign::Options{}.refine_fwhm_mm),
-         "second pass: smoothing of its images (FWHM, mm; 0 = none, < 0 = --fwhm)")
-        ("refine-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.refine_max_samples)),
-         "second pass: metric points per frame (inside the head)")
-        ("refine-target", po::value<std::string>()->default_value(
-             realign::Options{}.refine_target == realign::RefineTarget::model ? "model" : "mean"),
-         "second pass: each frame to the mean of the realigned frames (mean) or to its prediction from "
-         "the other frames by a low-rank temporal model (model)")
-        ("refine-components", po::value<int>()->default_value(realign::Options{}.refine_components),
-         "second pass, model target: temporal components (1..8)")
-        ("reference-metric", po::value<std::string>()->default_value("wncc"),
-         "second pass, model target: metric of the round against the reference frame (wncc: local "
-         "normalized correlation on jittered windows of --window-radius; lncc: ITK's local normalized "
-         "correlation, windows of --lncc-radius; local: least squares with an intensity scale per cell of "
-         "--local-cell mm; mattes or correlation)")
-        ("model-prior", po::value<double>()->default_value(realign::Options{}.model_prior_weight),
-         "second pass, model rounds: weight (relative to the frame's own term) of a prior holding the frames' "
-         "relative poses near the reference round's (0 = none)")
-        ("window-radius", po::value<double>()->default_value(realign::Options{}.window_radius_mm),
-         "wncc: window half-width (mm, rounded to 1..3 estimation voxels)")
-        ("window-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.window_samples)),
-         "wncc: points per frame in all ((2 r + 1)^3 per window)")
-        ("local-cell", po::value<double>()->default_value(realign::Options{}.local_cell_mm),
-         "local least squares: cell edge (mm, at least 2 estimation voxels)")
-        ("lncc-radius", po::value<double>()->default_value(realign::Options{}.lncc_radius_mm),
-         "local normalized correlation: window half-width (mm, rounded to 1..3 estimation voxels)")
-        ("lncc-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.lncc_max_samples)),
-         "local normalized correlation: points per frame")
-        ("model-metric", po::value<std::string>()->default_value(model_metric_key(realign::Options{}.model_metric)),
-         "second pass, model target: metric of the rounds against each frame's prediction (lsq: least "
-         "squares with an intensity scale, Gauss-Newton; mattes or correlation)")
-        ("lsq-samples", po::value<long>()->default_value(static_cast<long>(realign::Options{}.lsq_max_samples)),
-         "least squares: points per frame (every head voxel up to this many)")
-        ("seed", po::value<std::uint32_t>()->default_value(20240611), "sampling seed");
+        ("estimate-only", "write the motion table only, do not reslice");
+    pipeline::realign_table().add_options(d);
   };
-  c.run = run_realign;
+  c.run = [](const po::variables_map& vm) {
+    pipeline::run_realign(request_from(vm));
+    return 0;
+  };
   return c;
 }
 

@@ -15,6 +15,8 @@
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
+#include "petpipe/pipeline/stages.hpp"
 #include "petpipe/roi/extract.hpp"
 
 namespace petpipe::cli {
@@ -53,21 +55,58 @@ nlohmann::json regions_json(const roi::Atlas& atlas, const roi::RoiSet& rois) {
   return a;
 }
 
-int run_roi(const po::variables_map& vm) {
+pipeline::RoiRequest request_from(const po::variables_map& vm) {
   if (!vm.count("in")) throw Error("no --in FILE given (a 3D map, a 4D PET image, or several maps)");
   if (!vm.count("out")) throw Error("no --out FILE.tsv given");
-  const auto inputs_s = vm["in"].as<std::vector<std::string>>();
-  std::vector<fs::path> inputs(inputs_s.begin(), inputs_s.end());
-  const fs::path out = vm["out"].as<std::string>();
-  const bool force = vm.count("force") > 0;
-  const std::string atlas_name = vm["atlas"].as<std::string>();
-  const std::string stat_name = vm["stat"].as<std::string>();
+  pipeline::RoiRequest r;
+  for (const auto& i : vm["in"].as<std::vector<std::string>>()) r.in.emplace_back(i);
+  r.out = vm["out"].as<std::string>();
+  r.force = vm.count("force") > 0;
+  r.stat = vm["stat"].as<std::string>();
+  if (vm.count("participants")) r.participants = vm["participants"].as<std::string>();
+  r.group = vm.count("group") > 0;
+  if (vm.count("labels")) r.labels = vm["labels"].as<std::string>();
+  r.fractional = vm.count("fractional") > 0;
+  r.params = pipeline::roi_table().from_vm(vm);
+  return r;
+}
+
+}  // namespace
+}  // namespace petpipe::cli
+
+namespace petpipe::pipeline {
+
+std::vector<std::string> request_args(const RoiRequest& r) {
+  std::vector<std::string> a{"roi", "--in"};
+  for (const auto& i : r.in) a.push_back(i.string());
+  a.insert(a.end(), {"--out", r.out.string()});
+  if (!r.labels.empty()) a.insert(a.end(), {"--labels", r.labels.string()});
+  if (r.fractional) a.push_back("--fractional");
+  if (!r.participants.empty()) a.insert(a.end(), {"--participants", r.participants.string()});
+  if (r.group) a.push_back("--group");
+  if (r.stat != "mean") a.insert(a.end(), {"--stat", r.stat});
+  if (r.force) a.push_back("--force");
+  const auto t = roi_table().to_args(r.params);
+  a.insert(a.end(), t.begin(), t.end());
+  return a;
+}
+
+void run_roi(const RoiRequest& request) {
+  using namespace petpipe::cli;
+  const std::vector<fs::path>& inputs = request.in;
+  if (inputs.empty()) throw Error("no --in FILE given (a 3D map, a 4D PET image, or several maps)");
+  const fs::path& out = request.out;
+  const bool force = request.force;
+  RoiParams params = request.params;
+  params.regions = split_names(params.regions);
+  const std::string atlas_name = params.atlas;
+  const std::string& stat_name = request.stat;
   if (stat_name != "mean" && stat_name != "median")
     throw make_error("--stat ", stat_name, ": expected mean or median");
   const roi::Statistic statistic = stat_name == "mean" ? roi::Statistic::mean : roi::Statistic::median;
   std::optional<fs::path> participants_path;
-  if (vm.count("participants")) participants_path = vm["participants"].as<std::string>();
-  const bool group = inputs.size() > 1 || participants_path || vm.count("group");
+  if (!request.participants.empty()) participants_path = request.participants;
+  const bool group = inputs.size() > 1 || participants_path || request.group;
 
   if (!ends_with(out.filename().string(), ".tsv")) throw make_error(out.string(), ": --out must be a .tsv file");
   const fs::path out_json = out.parent_path() / (out.stem().string() + ".json");
@@ -78,14 +117,14 @@ int run_roi(const po::variables_map& vm) {
     if (!fs::exists(in, ec)) throw make_error(in.string(), ": input image not found");
 
   roi::RoiOptions options;
-  if (vm.count("rois")) options.regions = split_names(vm["rois"].as<std::vector<std::string>>());
+  options.regions = params.regions;
   const roi::Atlas atlas = roi::load_atlas(atlas_name);
   fs::path labels_path = atlas.labels_image;
-  if (vm.count("labels")) {
-    labels_path = vm["labels"].as<std::string>();
+  if (!request.labels.empty()) {
+    labels_path = request.labels;
     options.space = roi::LabelSpace::native;
   }
-  options.fractional = vm.count("fractional") > 0;
+  options.fractional = request.fractional;
   const LabelImage labels = with_context(labels_path.string(), [&] { return read_labels(labels_path); });
   const std::string space_name = options.space == roi::LabelSpace::atlas ? atlas.space : "native (" + labels_path.string() + ")";
   const std::string resampling =
@@ -194,10 +233,12 @@ int run_roi(const po::variables_map& vm) {
   }
   sidecar.update(prov.to_json());
   write_json(out_json, sidecar);
-  return 0;
 }
 
-}  // namespace
+}  // namespace petpipe::pipeline
+
+namespace petpipe::cli {
+
 
 Command roi_command() {
   Command c;
@@ -245,16 +286,17 @@ Command roi_command() {
     d.add_options()("in,i", po::value<std::vector<std::string>>()->multitoken(),
                     "input image(s): a 3D map, a 4D PET image, or several 3D maps")
         ("out,o", po::value<std::string>(), "output table (.tsv); a .json sidecar is written beside it")
-        ("atlas", po::value<std::string>()->default_value("aal"), "atlas name or definition file")
         ("labels", po::value<std::string>(), "native-space label image (atlas label values) in the image's space")
         ("fractional", "weight image voxels by the volume fraction their (finer) labels cover")
-        ("rois", po::value<std::vector<std::string>>()->multitoken(),
-         "ROI names (space or comma separated; default: all analysis ROIs, bilateral, _L and _R)")
         ("participants", po::value<std::string>(), "participants.tsv: adds its columns to the group long table")
         ("group", "write the group long table even for a single map")
         ("stat", po::value<std::string>()->default_value("mean"), "value of the long table: mean or median");
+    pipeline::roi_table().add_options(d);
   };
-  c.run = run_roi;
+  c.run = [](const po::variables_map& vm) {
+    pipeline::run_roi(request_from(vm));
+    return 0;
+  };
   return c;
 }
 

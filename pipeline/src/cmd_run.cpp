@@ -8,19 +8,36 @@
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/pipeline/config.hpp"
 #include "petpipe/pipeline/runner.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
 
 namespace petpipe::cli {
 
 namespace {
 
+// The configuration file (if any) with the run-level options of the command line on top.
+nlohmann::json user_configuration(const po::variables_map& vm, std::string& source) {
+  nlohmann::json user;
+  source = "defaults";
+  if (vm.count("config")) {
+    source = vm["config"].as<std::string>();
+    user = pipeline::read_config(source);
+  }
+  for (const params::Table* t : {static_cast<const params::Table*>(&pipeline::regional_table()),
+                                 static_cast<const params::Table*>(&pipeline::report_table()),
+                                 static_cast<const params::Table*>(&pipeline::reference_source_table())}) {
+    const nlohmann::json given = t->overrides(vm);
+    if (given.empty()) continue;
+    if (user.is_null()) user = nlohmann::json::object();
+    user[t->section()].update(given);
+    if (source == "defaults") source = "command line";
+  }
+  return user;
+}
+
 int run_run(const po::variables_map& vm) {
+  std::string source;
+  const nlohmann::json user = user_configuration(vm, source);
   if (vm.count("print-config")) {
-    nlohmann::json user;
-    std::string source = "defaults";
-    if (vm.count("config")) {
-      source = vm["config"].as<std::string>();
-      user = pipeline::read_config(source);
-    }
     std::cout << pipeline::effective_config(vm["print-config"].as<std::string>(), user, source).dump(2) << "\n";
     return 0;
   }
@@ -29,13 +46,8 @@ int run_run(const po::variables_map& vm) {
   pipeline::RunOptions o;
   o.bids = vm["bids"].as<std::string>();
   o.out = vm["out"].as<std::string>();
-  if (vm.count("config")) {
-    const std::string path = vm["config"].as<std::string>();
-    o.user_config = pipeline::read_config(path);
-    o.config_source = path;
-    // Validate the keys now, before any subject runs.
-    pipeline::merge_config(pipeline::default_config(), o.user_config, path);
-  }
+  o.user_config = user;
+  o.config_source = source;
   if (vm.count("participant-label")) o.participants = vm["participant-label"].as<std::vector<std::string>>();
   o.force = vm.count("force") > 0;
   std::error_code ec;
@@ -69,9 +81,15 @@ Command run_command() {
       "resumes where it stopped; --force redoes everything. A failing subject is recorded in its "
       "_status.json and in run_summary.tsv and never stops the others; the exit status is 1 when any "
       "scan failed.\n\n"
-      "The configuration (--config, JSON) has one section per stage; unknown keys are errors. Without it "
-      "the tracer presets apply (examples/carfentanil.json and examples/madam.json show every key). The "
-      "effective configuration is written beside each subject's outputs.";
+      "The configuration (--config, JSON) has one section per stage, whose keys are the options of the "
+      "stage's command (`petpipe run --print-config TRACER` prints every key with its value; each "
+      "command's --help names the key of each option). The effective configuration of a scan is the "
+      "defaults, then the tracer's preset (tracers/<name>.json: reference region, theta3 range, regions), "
+      "then --config, then the options below. A tracer without a preset runs when the configuration gives "
+      "the reference region (reference.region, reference.mni_mask or reference.subject_mask) and "
+      "srtm.theta3_min_per_min and srtm.theta3_max_per_min. The configuration of every selected scan is "
+      "checked (unknown key, type, range, choice) before any scan is processed. The effective "
+      "configuration is written beside each subject's outputs.";
   c.examples = {
       {"petpipe run --bids /data/bids --out /data/derivatives/petpipe",
        "Every subject with the tracer presets."},
@@ -93,6 +111,9 @@ Command run_command() {
         ("participant-label", po::value<std::vector<std::string>>()->multitoken(),
          "subjects to run (01 or sub-01); default all")
         ("print-config", po::value<std::string>(), "print the effective configuration for a tracer and exit");
+    pipeline::regional_table().add_options(d);
+    pipeline::report_table().add_options(d);
+    pipeline::reference_source_table().add_options(d);
   };
   c.run = run_run;
   return c;

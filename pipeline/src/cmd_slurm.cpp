@@ -16,10 +16,14 @@
 
 #include "petpipe/core/bids.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/config.hpp"
+#include "petpipe/pipeline/runner.hpp"
 #include "petpipe/pipeline/slurm.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
 
 namespace petpipe::cli {
 
@@ -59,9 +63,9 @@ std::string one_line(const std::string& s) {
 // The status file of a PET scan: same subject, session and tracer. The runner names the tracer from the
 // configuration when it gives one, which may differ from the file's trc- entity: a scan that is the only
 // one of its subject and session then takes that subject's and session's status file whatever its tracer.
-const ScanStatus* find_status(const bids::PetScan& scan, const std::vector<bids::PetScan>& all_scans,
-                              const std::vector<ScanStatus>& statuses) {
-  const ScanStatus* found = nullptr;
+const StatusFile* find_status(const bids::PetScan& scan, const std::vector<bids::PetScan>& all_scans,
+                              const std::vector<StatusFile>& statuses) {
+  const StatusFile* found = nullptr;
   for (const auto& st : statuses)
     if (st.subject == scan.subject && st.session == scan.session && st.tracer == scan.tracer) found = &st;
   if (found) return found;
@@ -108,7 +112,7 @@ struct Submissions {
 
 Submissions read_submissions(const fs::path& out) {
   Submissions s;
-  s.file = out / "slurm" / "submissions.json";
+  s.file = layout::cohort_layout(out).slurm_submissions;
   std::error_code ec;
   if (fs::exists(s.file, ec)) {
     s.j = read_json(s.file);
@@ -242,21 +246,21 @@ int run_status(const po::variables_map& vm, const fs::path& out) {
   }
   std::map<std::string, int> counts;
   for (const auto& sub : subjects) {
-    std::vector<ScanStatus> mine;
+    std::vector<StatusFile> mine;
     if (!scans.empty()) {
       for (const auto& scan : scans) {
         if (scan.subject != sub) continue;
-        ScanStatus found;
+        StatusFile found;
         found.subject = sub;
         found.tracer = scan.tracer;
-        if (const ScanStatus* st = find_status(scan, scans, statuses)) found = *st;
+        if (const StatusFile* st = find_status(scan, scans, statuses)) found = *st;
         mine.push_back(found);
       }
     } else {
       for (const auto& st : statuses)
         if (st.subject == sub) mine.push_back(st);
       if (mine.empty()) {
-        ScanStatus none;
+        StatusFile none;
         none.subject = sub;
         mine.push_back(none);
       }
@@ -290,7 +294,7 @@ int run_status(const po::variables_map& vm, const fs::path& out) {
           // could write its status.
           if (r.status == "not run") r.status = "failed";
           const auto us = t->second.id.find('_');
-          const fs::path log = out / "slurm" / "logs" /
+          const fs::path log = layout::cohort_layout(out).slurm_logs /
                                ("sub-" + sub + "_" + t->second.id.substr(0, us) + "_" + t->second.id.substr(us + 1) + ".log");
           r.detail += std::string(r.detail.empty() ? "" : "; ") + "Slurm job " + t->second.id + " ended " + js +
                       " (log: " + log.string() + ")";
@@ -349,13 +353,12 @@ int run_slurm(const po::variables_map& vm) {
   if (fs::exists(out, ec) && !fs::is_directory(out, ec))
     throw make_error(out.string(), ": exists and is not a directory");
 
+  // The whole configuration is checked first; the job resources are its "slurm" section with the
+  // command line on top.
+  const nlohmann::json user = pipeline::read_config(config);
   SlurmResources res;
-  if (vm.count("partition")) res.partition = vm["partition"].as<std::string>();
-  if (vm.count("account")) res.account = vm["account"].as<std::string>();
-  res.time = vm["time"].as<std::string>();
-  res.mem = vm["mem"].as<std::string>();
-  res.cpus_per_task = vm["cpus-per-task"].as<int>();
-  res.max_parallel = vm["max-parallel"].as<int>();
+  if (user.contains("slurm")) pipeline::slurm_table().apply_json(user["slurm"], res, config.string());
+  pipeline::slurm_table().apply_vm(vm, res);
   validate(res);
 
   const bool dry_run = vm.count("dry-run") > 0;
@@ -379,6 +382,14 @@ int run_slurm(const po::variables_map& vm) {
   for (const auto& sub : ds.subjects)
     if (!scans_of.count(sub)) log::warn(bids_dir.string(), ": sub-", sub, " has no PET scan; not submitted");
   if (scans_of.empty()) throw make_error(bids_dir.string(), ": no PET scans (sub-*/[ses-*/]pet/*_pet.nii[.gz])");
+  {
+    pipeline::RunOptions ro;
+    ro.bids = bids_dir;
+    ro.out = out;
+    ro.user_config = user;
+    ro.config_source = config.string();
+    pipeline::scan_configs(ds, ro);  // every scan's effective configuration, checked before anything is written
+  }
 
   // Subjects still to run: those with a PET scan lacking a "complete" status file (all with --force).
   const auto statuses = read_status_files(out);
@@ -386,7 +397,7 @@ int run_slurm(const po::variables_map& vm) {
   for (const auto& [sub, scans] : scans_of) {
     bool done = true;
     for (const auto& scan : scans) {
-      const ScanStatus* st = find_status(scan, ds.pet, statuses);
+      const StatusFile* st = find_status(scan, ds.pet, statuses);
       done = done && st && st->status == "complete";
     }
     (done && !vm.count("force") ? complete : to_run).push_back(sub);
@@ -394,14 +405,14 @@ int run_slurm(const po::variables_map& vm) {
 
   auto subs = read_submissions(out);
   const int n = static_cast<int>(subs.j["submissions"].size()) + 1;
-  const fs::path slurm_dir = out / "slurm";
+  const fs::path slurm_dir = layout::cohort_layout(out).slurm_dir;
   SlurmJobSpec spec;
   spec.petpipe = exe;
   spec.bids = bids_dir;
   spec.out = out;
   spec.config = config;
   spec.subjects_file = slurm_dir / ("subjects-" + std::to_string(n) + ".txt");
-  spec.log_dir = slurm_dir / "logs";
+  spec.log_dir = layout::cohort_layout(out).slurm_logs;
   spec.n_subjects = to_run.size();
   spec.resources = res;
   spec.allow_missing = vm.count("allow-missing") > 0;
@@ -570,18 +581,13 @@ Command slurm_command() {
         ("config", po::value<std::string>(), "pipeline configuration (JSON)")
         ("participant-label", po::value<std::vector<std::string>>()->multitoken(),
          "only these subjects (labels with or without sub-)")
-        ("partition", po::value<std::string>(), "Slurm partition (default: the cluster's default)")
-        ("account", po::value<std::string>(), "Slurm account (default: the user's default)")
-        ("time", po::value<std::string>()->default_value("04:00:00"), "time limit per job ([D-]HH:MM:SS)")
-        ("mem", po::value<std::string>()->default_value("8G"), "memory per job (e.g. 8G, 16000M)")
-        ("cpus-per-task", po::value<int>()->default_value(4), "CPUs per job (also petpipe's --threads)")
-        ("max-parallel", po::value<int>()->default_value(20), "at most K subjects at once (%K)")
         ("allow-missing", "run the group job even when subjects failed (afterany; group --allow-missing)")
         ("no-group", "submit the subjects only, no group job")
         ("dry-run", "print the scripts and commands; write and submit nothing")
         ("status", "summarise the cohort in --out instead of submitting")
         ("sbatch", po::value<std::string>(), "the sbatch program (default: sbatch on PATH)")
         ("petpipe", po::value<std::string>(), "petpipe executable the jobs run (default: this one)");
+    pipeline::slurm_table().add_options(d);
   };
   c.run = run_slurm;
   return c;

@@ -12,6 +12,8 @@
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
+#include "petpipe/pipeline/stages.hpp"
 #include "petpipe/smooth/gaussian.hpp"
 
 namespace petpipe::cli {
@@ -24,17 +26,37 @@ bool is_image_name(const fs::path& p) {
   return ends(".nii") || ends(".nii.gz");
 }
 
-int run_smooth(const po::variables_map& vm) {
+pipeline::SmoothRequest request_from(const po::variables_map& vm) {
   if (!vm.count("in")) throw Error("no --in FILE given (a 3D image or a 4D PET image)");
   if (!vm.count("out")) throw Error("no --out FILE given");
-  const fs::path in = vm["in"].as<std::string>();
-  const fs::path out = vm["out"].as<std::string>();
-  const bool force = vm.count("force") > 0;
-  std::vector<double> fwhm = vm["fwhm"].as<std::vector<double>>();
-  if (fwhm.size() == 1) fwhm = {fwhm[0], fwhm[0], fwhm[0]};
-  if (fwhm.size() != 3) throw make_error("--fwhm takes one value (isotropic) or three (per voxel axis), not ", fwhm.size());
-  for (double f : fwhm)
-    if (!std::isfinite(f) || f < 0) throw make_error("--fwhm ", f, ": must be a finite value >= 0 mm");
+  pipeline::SmoothRequest r;
+  r.in = vm["in"].as<std::string>();
+  r.out = vm["out"].as<std::string>();
+  r.force = vm.count("force") > 0;
+  r.params = pipeline::smooth_table().from_vm(vm);
+  return r;
+}
+
+}  // namespace
+}  // namespace petpipe::cli
+
+namespace petpipe::pipeline {
+
+std::vector<std::string> request_args(const SmoothRequest& r) {
+  std::vector<std::string> a{"smooth", "--in", r.in.string(), "--out", r.out.string()};
+  if (r.force) a.push_back("--force");
+  const auto t = smooth_table().to_args(r.params);
+  a.insert(a.end(), t.begin(), t.end());
+  return a;
+}
+
+void run_smooth(const SmoothRequest& request) {
+  using namespace petpipe::cli;
+  const fs::path& in = request.in;
+  const fs::path& out = request.out;
+  const bool force = request.force;
+  const SmoothParams& params = request.params;
+  const std::vector<double> fwhm{params.fwhm_mm[0], params.fwhm_mm[1], params.fwhm_mm[2]};
 
   std::error_code ec;
   if (!fs::exists(in, ec)) throw make_error(in.string(), ": input image not found");
@@ -46,8 +68,8 @@ int run_smooth(const po::variables_map& vm) {
   if (!out.parent_path().empty()) fs::create_directories(out.parent_path());
 
   smooth::Options options;
-  options.fwhm_mm = {fwhm[0], fwhm[1], fwhm[2]};
-  options.nan_aware = vm.count("no-nan-aware") == 0;
+  options.fwhm_mm = params.fwhm_mm;
+  options.nan_aware = params.nan_aware;
 
   Provenance prov;
   prov.inputs = {in};
@@ -101,18 +123,19 @@ int run_smooth(const po::variables_map& vm) {
   }
   write_json(out_json, sidecar);
   log::info("wrote ", out.string(), " and ", out_json.filename().string());
-  return 0;
 }
 
-}  // namespace
+}  // namespace petpipe::pipeline
+
+namespace petpipe::cli {
 
 Command smooth_command() {
   Command c;
   c.name = "smooth";
   c.synopsis = "Gaussian smoothing of a 3D image or of every frame of a 4D PET image (FWHM in mm)";
   c.description =
-      "Smooths an image with a Gaussian kernel given as FWHM in millimetres (default 8 mm, as the seed "
-      "study smooths its MNI BPND maps; sigma = FWHM / (2 sqrt(2 ln 2))). The kernel is applied along "
+      "Smooths an image with a Gaussian kernel given as FWHM in millimetres (the default is the "
+      "seed study's smoothing of its MNI BPND maps; sigma = FWHM / (2 sqrt(2 ln 2))). The kernel is applied along "
       "the voxel axes with sigma in voxels = sigma / voxel size, so anisotropic voxels and oblique grids "
       "get the same physical kernel. It is truncated at 4 sigma and normalised.\n\n"
       "Edges: voxels outside the image carry no weight and each result is divided by the kernel mass "
@@ -127,7 +150,7 @@ Command smooth_command() {
   c.examples = {
       {"petpipe smooth --in sub-01_space-MNI_meas-BPND_mimap.nii.gz "
        "--out sub-01_space-MNI_desc-sm8_meas-BPND_mimap.nii.gz",
-       "8 mm FWHM smoothing of a BPND map (the default)."},
+       "Smoothing of a BPND map with the default FWHM."},
       {"petpipe smooth --in sub-01_pet.nii.gz --out sub-01_desc-sm4_pet.nii.gz --fwhm 4",
        "4 mm smoothing of every frame of a dynamic PET image; sub-01_desc-sm4_pet.json is written too."},
       {"petpipe smooth --in t.nii.gz --out t_sm.nii.gz --fwhm 6 6 10",
@@ -140,11 +163,13 @@ Command smooth_command() {
   c.add_options = [](po::options_description& d, po::positional_options_description&) {
     d.add_options()("in,i", po::value<std::string>(), "input image (3D, or 4D PET with its _pet.json)")
         ("out,o", po::value<std::string>(), "output image (.nii or .nii.gz); a .json sidecar is written beside it")
-        ("fwhm", po::value<std::vector<double>>()->multitoken()->default_value({8.0}, "8"),
-         "kernel FWHM in mm: one value, or three (per voxel axis)")
-        ("no-nan-aware", "let NaN voxels spread (plain convolution)");
+        ;
+    pipeline::smooth_table().add_options(d);
   };
-  c.run = run_smooth;
+  c.run = [](const po::variables_map& vm) {
+    pipeline::run_smooth(request_from(vm));
+    return 0;
+  };
   return c;
 }
 

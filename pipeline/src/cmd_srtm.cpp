@@ -1,6 +1,7 @@
 // petpipe srtm: voxelwise SRTM by the basis-function method; BPND, R1, k2, k2a, RSS maps.
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include "petpipe/core/bids.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/parallel.hpp"
@@ -16,29 +18,13 @@
 #include "petpipe/kinetics/reference.hpp"
 #include "petpipe/kinetics/srtm_bfm.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/config.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
+#include "petpipe/pipeline/stages.hpp"
 
 namespace petpipe::cli {
 
 namespace {
-
-struct Preset {
-  double theta3_min, theta3_max;
-};
-
-// Magia's theta3 ranges; they include the decay constant (Magia fits decay-uncorrected data).
-bool tracer_preset(const std::string& tracer, Preset& p) {
-  std::string t;
-  for (char c : tracer) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (t.find("carfentanil") != std::string::npos) {
-    p = {0.06, 0.6};
-    return true;
-  }
-  if (t.find("madam") != std::string::npos) {
-    p = {0.045, 0.6};
-    return true;
-  }
-  return false;
-}
 
 std::vector<double> read_ref_tac_tsv(const fs::path& path, const FrameTable& frames) {
   return with_context(path.string(), [&] {
@@ -63,54 +49,85 @@ std::vector<double> read_ref_tac_tsv(const fs::path& path, const FrameTable& fra
   });
 }
 
-Image3D to_image(const Mask& m) {
-  Image3D im(m.geom, 0.0f);
-  for (std::size_t i = 0; i < m.data.size(); ++i) im.data[i] = m.data[i];
-  return im;
-}
 
-int run_srtm(const po::variables_map& vm) {
-  using namespace kinetics;
+pipeline::SrtmRequest request_from(const po::variables_map& vm) {
   if (!vm.count("pet")) throw Error("no --pet FILE given (dynamic PET with its _pet.json)");
   if (!vm.count("out")) throw Error("no --out DIR given");
   if (vm.count("ref-mask") == vm.count("ref-tac"))
     throw Error("give exactly one of --ref-mask FILE and --ref-tac TSV");
-  const fs::path pet_path = vm["pet"].as<std::string>();
-  const fs::path out_dir = vm["out"].as<std::string>();
-  const bool force = vm.count("force") > 0;
+  pipeline::SrtmRequest r;
+  r.pet = vm["pet"].as<std::string>();
+  r.out = vm["out"].as<std::string>();
+  r.force = vm.count("force") > 0;
+  if (vm.count("ref-mask")) r.ref_mask = vm["ref-mask"].as<std::string>();
+  if (vm.count("ref-tac")) r.ref_tac = vm["ref-tac"].as<std::string>();
+  if (vm.count("mask")) r.mask = vm["mask"].as<std::string>();
+  if (vm.count("tracer")) r.tracer = vm["tracer"].as<std::string>();
+  r.params = pipeline::srtm_table().from_vm(vm);
+  return r;
+}
+
+}  // namespace
+}  // namespace petpipe::cli
+
+namespace petpipe::pipeline {
+
+std::vector<std::string> request_args(const SrtmRequest& r) {
+  std::vector<std::string> a{"srtm", "--pet", r.pet.string(), "--out", r.out.string()};
+  if (!r.ref_mask.empty()) a.insert(a.end(), {"--ref-mask", r.ref_mask.string()});
+  if (!r.ref_tac.empty()) a.insert(a.end(), {"--ref-tac", r.ref_tac.string()});
+  if (!r.mask.empty()) a.insert(a.end(), {"--mask", r.mask.string()});
+  if (!r.tracer.empty()) a.insert(a.end(), {"--tracer", r.tracer});
+  if (r.force) a.push_back("--force");
+  const auto t = srtm_table().to_args(r.params);
+  a.insert(a.end(), t.begin(), t.end());
+  return a;
+}
+
+void run_srtm(const SrtmRequest& request) {
+  using namespace kinetics;
+  using namespace petpipe::cli;
+  if (request.ref_mask.empty() == request.ref_tac.empty())
+    throw Error("give exactly one of --ref-mask FILE and --ref-tac TSV");
+  const fs::path& pet_path = request.pet;
+  const fs::path& out_dir = request.out;
+  const bool force = request.force;
+  const bool by_mask = !request.ref_mask.empty();
   std::error_code ec;
   if (!fs::exists(pet_path, ec)) throw make_error(pet_path.string(), ": PET image not found");
-  const fs::path ref_path = vm.count("ref-mask") ? vm["ref-mask"].as<std::string>() : vm["ref-tac"].as<std::string>();
+  const fs::path ref_path = by_mask ? request.ref_mask : request.ref_tac;
   if (!fs::exists(ref_path, ec)) throw make_error(ref_path.string(), ": not found");
-  fs::path mask_path;
-  if (vm.count("mask")) {
-    mask_path = vm["mask"].as<std::string>();
-    if (!fs::exists(mask_path, ec)) throw make_error(mask_path.string(), ": mask not found");
-  }
+  const fs::path& mask_path = request.mask;
+  if (!mask_path.empty() && !fs::exists(mask_path, ec)) throw make_error(mask_path.string(), ": mask not found");
   if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
     throw make_error(out_dir.string(), ": --out exists and is not a directory");
-  const WeightScheme scheme = parse_weight_scheme(vm["weights"].as<std::string>());
-  const std::size_t n_basis = vm["basis"].as<std::size_t>();
-  if (n_basis < 2 || n_basis > 100000) throw make_error("--basis ", n_basis, ": must be 2..100000");
-  const double mask_threshold = vm["mask-threshold"].as<double>();
-  if (!(mask_threshold > 0.0 && mask_threshold < 1.0))
-    throw make_error("--mask-threshold ", mask_threshold, ": must be in (0, 1)");
+  const SrtmParams& params = request.params;
+  const WeightScheme scheme = params.weights;
+  const std::size_t n_basis = params.basis_functions;
+  const double mask_threshold = params.mask_threshold_fraction;
 
   // PET and its frame table.
   DynamicImage pet = read_dynamic(pet_path);
   const FrameTable& frames = pet.frames;
 
-  // theta3 grid: tracer preset (from --tracer or the sidecar's TracerName) unless both limits are given.
-  std::string tracer = vm.count("tracer") ? vm["tracer"].as<std::string>() : frames.tracer;
-  Preset preset{0, 0};
-  const bool have_preset = tracer_preset(tracer, preset);
-  if (vm.count("tracer") && !have_preset)
-    throw make_error("--tracer ", tracer, ": no preset (carfentanil, madam); give --theta3-min and --theta3-max");
-  double th_min = vm.count("theta3-min") ? vm["theta3-min"].as<double>() : preset.theta3_min;
-  double th_max = vm.count("theta3-max") ? vm["theta3-max"].as<double>() : preset.theta3_max;
-  if (!have_preset && (!vm.count("theta3-min") || !vm.count("theta3-max")))
-    throw make_error(pet_path.string(), ": tracer \"", tracer,
-                     "\" has no preset; give --tracer carfentanil|madam or --theta3-min and --theta3-max");
+  // theta3 grid: both limits given, or the tracer preset's (from --tracer or the sidecar's TracerName).
+  const std::string tracer = !request.tracer.empty() ? request.tracer : frames.tracer;
+  double th_min = params.theta3_min_per_min, th_max = params.theta3_max_per_min;
+  const std::optional<pipeline::TracerPreset> preset = pipeline::find_tracer_preset(tracer);
+  const bool theta3_from_preset = std::isnan(th_min) || std::isnan(th_max);
+  if (theta3_from_preset) {
+    if (!preset) {
+      std::string known;
+      for (const auto& k : pipeline::known_tracers()) known += (known.empty() ? "" : ", ") + k;
+      throw make_error(!request.tracer.empty() ? "--tracer " + tracer : pet_path.string() + ": tracer \"" + tracer + "\"",
+                       ": no tracer preset (known: ", known, "); give --theta3-min and --theta3-max");
+    }
+    const nlohmann::json& ps = preset->config["srtm"];
+    if (std::isnan(th_min)) th_min = ps["theta3_min_per_min"].get<double>();
+    if (std::isnan(th_max)) th_max = ps["theta3_max_per_min"].get<double>();
+  }
+  if (!(th_min < th_max)) throw make_error("--theta3-min ", th_min, " must be below --theta3-max ", th_max);
+  const bool have_preset = preset.has_value();
   const std::vector<double> grid = log_grid(th_min, th_max, n_basis);
   const double lambda = frames.decay_constant_per_s() * 60.0;
   if (lambda <= 0.0)
@@ -123,7 +140,7 @@ int run_srtm(const po::variables_map& vm) {
   // Reference TAC.
   std::vector<double> ref;
   std::size_t ref_voxels = 0;
-  if (vm.count("ref-mask")) {
+  if (by_mask) {
     const Mask rm = with_context(ref_path.string(), [&] { return read_mask(ref_path); });
     const RegionTac rt = with_context(ref_path.string(), [&] { return region_tac(pet, rm); });
     ref = rt.values;
@@ -161,7 +178,7 @@ int run_srtm(const po::variables_map& vm) {
   if (scheme == WeightScheme::counts) mean_tac = region_tac(pet, mask).values;
   BfmOptions o;
   o.weights = frame_weights(scheme, frames, mean_tac);
-  o.subgrid_refinement = vm.count("no-refine") == 0;
+  o.subgrid_refinement = params.subgrid_refinement;
   o.theta3 = grid;
   if (frames.decay_corrected) {
     for (double& x : o.theta3) x -= lambda;
@@ -171,28 +188,14 @@ int run_srtm(const po::variables_map& vm) {
   }
 
   // Output names, refused before any work is written.
-  bids::Name src;
-  std::string prefix;
-  if (auto n = bids::parse_name(pet_path.filename().string())) {
-    src = *n;
-    if (!src.get("trc") && have_preset) src.set("trc", vm.count("tracer") ? tracer : frames.tracer);
-  } else {
-    prefix = strip_image_extension(pet_path.filename().string()) + "_";
-    log::warn(pet_path.filename().string(), ": not a BIDS name; outputs are prefixed with ", prefix);
-  }
-  auto name = [&](const std::vector<std::pair<std::string, std::string>>& e, const std::string& suffix,
-                  const std::string& ext) { return out_dir / (prefix + bids::derivative_name(src, e, suffix, ext)); };
-  struct Out {
-    std::string meas;
-    const Image3D* image;
-    std::string units, description;
-  };
-  const fs::path edge_path = name({{"model", "SRTM"}, {"desc", "gridedge"}}, "mask", ".nii.gz");
-  const fs::path fitmask_path = name({{"model", "SRTM"}, {"desc", "fit"}}, "mask", ".nii.gz");
-  const fs::path tac_path = name({{"desc", "reference"}}, "tacs", ".tsv");
-  std::vector<fs::path> all{edge_path, fitmask_path, tac_path};
-  for (const char* m : {"BPND", "R1", "k2", "k2a", "RSS", "theta3index"})
-    all.push_back(name({{"model", "SRTM"}, {"meas", m}}, "mimap", ".nii.gz"));
+  layout::Source src = layout::source_of(pet_path, {});
+  if (!src.prefix.empty())
+    log::warn(pet_path.filename().string(), ": not a BIDS name; outputs are prefixed with ", src.prefix);
+  else if (!src.name.get("trc") && have_preset)
+    src.name.set("trc", preset->name);
+  const layout::SrtmFiles files = layout::srtm_files(src, out_dir);
+  const fs::path edge_path = files.gridedge, fitmask_path = files.fitmask, tac_path = files.ref_tac;
+  const std::vector<fs::path> all = files.all();
   if (!force)
     for (const auto& p : all)
       if (fs::exists(p, ec)) throw make_error(p.string(), ": exists (use --force to overwrite)");
@@ -221,11 +224,12 @@ int run_srtm(const po::variables_map& vm) {
                         {"decay_constant_per_min", lambda},
                         {"data_decay_corrected", frames.decay_corrected},
                         {"basis_functions", n_basis},
+                        {"theta3_source", theta3_from_preset ? "preset " + preset->file.string() : "options"},
                         {"theta3_spacing", "logarithmic"},
                         {"subgrid_refinement", o.subgrid_refinement},
                         {"weights", to_string(scheme)},
                         {"frame_weights", o.weights},
-                        {"reference", vm.count("ref-mask") ? "mask" : "tsv"},
+                        {"reference", by_mask ? "mask" : "tsv"},
                         {"reference_voxels", ref_voxels},
                         {"mask", mask_path.empty() ? "brain mask from the mean image" : mask_path.string()},
                         {"mask_threshold_fraction", mask_threshold},
@@ -237,6 +241,11 @@ int run_srtm(const po::variables_map& vm) {
                             {"NonFiniteVoxelsOutsideMask", r.nonfinite_outside_mask},
                             {"NegativeBPNDVoxels", r.negative_bpnd},   {"GridEdgeVoxels", r.grid_edge_voxels},
                             {"FitSeconds", r.fit_seconds}};
+  struct Out {
+    std::string meas;
+    const Image3D* image;
+    std::string units, description;
+  };
   const std::vector<Out> outs{
       {"BPND", &r.bpnd, "unitless", "non-displaceable binding potential, k2/k2a - 1"},
       {"R1", &r.r1, "unitless", "relative delivery K1/K1'"},
@@ -259,7 +268,7 @@ int run_srtm(const po::variables_map& vm) {
     return j;
   };
   for (const auto& out : outs) {
-    const fs::path p = name({{"model", "SRTM"}, {"meas", out.meas}}, "mimap", ".nii.gz");
+    const fs::path p = files.map(out.meas);
     write_image(p, *out.image);
     write_json(sidecar_path(p), sidecar(out.meas, out.units, out.description));
   }
@@ -273,10 +282,11 @@ int run_srtm(const po::variables_map& vm) {
     t.add_row({format_number(frames.start_s[f]), format_number(frames.end_s(f)), format_number(ref[f])});
   write_tsv(tac_path, t);
   log::info("wrote ", all.size(), " outputs to ", out_dir.string());
-  return 0;
 }
 
-}  // namespace
+}  // namespace petpipe::pipeline
+
+namespace petpipe::cli {
 
 Command srtm_command() {
   Command c;
@@ -295,10 +305,10 @@ Command srtm_command() {
       "with the same decay state as the image). The reference TAC must be positive in the late frames "
       "(the second half of the scan).\n\n"
       "theta3 convention: the range includes the decay constant lambda, as in Magia, which fits "
-      "decay-uncorrected data (carfentanil 0.06-0.6 /min, MADAM 0.045-0.6 /min). petpipe fits the data in "
+      "decay-uncorrected data (the presets in tracers/ give each tracer's range). petpipe fits the data in "
       "the state the sidecar declares: decay-corrected data with exponents theta3 - lambda, uncorrected "
       "data with theta3; k2a = theta3 - lambda either way, so both give the same maps.\n\n"
-      "Weights: counts (default; w = duration / decay-uncorrected mean brain activity, i.e. inverse "
+      "Weights: counts (w = duration / decay-uncorrected mean brain activity, i.e. inverse "
       "Poisson variance, converted to the data's decay state), duration, or uniform.\n\n"
       "Voxels: the fit mask is --mask or the voxels whose duration-weighted mean is at least "
       "--mask-threshold times the 99th percentile of the positive mean values. Outside it maps are 0; "
@@ -328,17 +338,16 @@ Command srtm_command() {
         ("ref-mask", po::value<std::string>(), "reference-region mask on the PET grid")
         ("ref-tac", po::value<std::string>(), "reference TAC TSV (frame_start, frame_end, one value column)")
         ("out,o", po::value<std::string>(), "output directory")
-        ("tracer", po::value<std::string>(), "theta3 preset: carfentanil or madam (default: the sidecar's TracerName)")
-        ("mask", po::value<std::string>(), "fit mask on the PET grid (default: from the mean image)")
-        ("mask-threshold", po::value<double>()->default_value(0.1, "0.1"),
-         "brain mask threshold, fraction of the robust maximum of the mean image")
-        ("weights", po::value<std::string>()->default_value("counts"), "frame weights: uniform, duration or counts")
-        ("theta3-min", po::value<double>(), "smallest theta3, 1/min, including lambda")
-        ("theta3-max", po::value<double>(), "largest theta3, 1/min, including lambda")
-        ("basis", po::value<std::size_t>()->default_value(300), "number of basis functions")
-        ("no-refine", "classic BFM: parameters of the best grid basis, no sub-grid refinement");
+        ("tracer", po::value<std::string>(),
+         "tracer whose preset gives the theta3 range when --theta3-min/--theta3-max are not given "
+         "(default: the sidecar's TracerName)")
+        ("mask", po::value<std::string>(), "fit mask on the PET grid (default: from the mean image)");
+    pipeline::srtm_table().add_options(d);
   };
-  c.run = run_srtm;
+  c.run = [](const po::variables_map& vm) {
+    pipeline::run_srtm(request_from(vm));
+    return 0;
+  };
   return c;
 }
 

@@ -80,7 +80,7 @@ void add_common_options(po::options_description& d) {
   d.add_options()("help,h", "show this help")
       ("quiet,q", "only errors and warnings")
       ("verbose,v", "also debug messages")
-      ("threads", po::value<unsigned>()->default_value(0), "worker threads (0 = all cores)")
+      ("threads", po::value<std::string>(), "worker threads, 1..1024 (default: all cores)")
       ("force", "overwrite existing outputs");
 }
 
@@ -154,7 +154,7 @@ void run_in_process(const std::vector<std::string>& args) {
   std::vector<const char*> argv{"petpipe"};
   for (const auto& a : args) argv.push_back(a.c_str());
   set_command_line(static_cast<int>(argv.size()), argv.data());
-  po::options_description options("");
+  po::options_description options("", 110, 55);
   po::variables_map vm;
   try {
     vm = parse_command(*cmd, static_cast<int>(argv.size()) - 1, argv.data() + 1, options);
@@ -188,7 +188,7 @@ int run_main(int argc, const char* const* argv) {
     return 2;
   }
 
-  po::options_description options("");
+  po::options_description options("", 110, 55);
   po::variables_map vm;
   try {
     vm = parse_command(*cmd, argc - 1, argv + 1, options);
@@ -204,8 +204,17 @@ int run_main(int argc, const char* const* argv) {
   }
   if (vm.count("quiet")) log::set_level(log::Level::warn);
   if (vm.count("verbose")) log::set_level(log::Level::debug);
-  set_thread_count(vm["threads"].as<unsigned>());
   try {
+    if (vm.count("threads")) {
+      long n = 0;
+      const std::string t = vm["threads"].as<std::string>();
+      if (!parse_integer(t, n) || n < 1 || n > 1024) {
+        std::cerr << "petpipe " << name << ": error: --threads: \"" << t << "\" is not allowed (expected an integer "
+                  << "1..1024)\n";
+        return 2;
+      }
+      set_thread_count(static_cast<unsigned>(n));
+    }
     return cmd->run(vm);
   } catch (const Error& e) {
     std::cerr << "petpipe " << name << ": error: " << e.what() << "\n";

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/provenance.hpp"
@@ -22,7 +23,7 @@ std::string bare(const std::string& id) { return id.rfind("sub-", 0) == 0 ? id.s
 
 // Complete scans: subject -> (tracer, smoothed MNI map path) from the status files.
 struct Scan {
-  std::string subject, tracer, status;
+  std::string subject, session, tracer, status, stem;
   fs::path dir;
 };
 
@@ -31,13 +32,14 @@ std::vector<Scan> find_scans(const fs::path& out) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(out, ec); it != fs::recursive_directory_iterator(); ++it) {
     const std::string n = it->path().filename().string();
-    if (it->is_directory() && (n == ".petpipe" || n == "group" || n == "slurm")) {
+    if (it->is_directory() && layout::is_internal_dir(n)) {
       it.disable_recursion_pending();
       continue;
     }
     if (n.rfind("sub-", 0) == 0 && n.size() > 12 && n.compare(n.size() - 12, 12, "_status.json") == 0) {
       const json j = read_json(it->path());
-      scans.push_back({j.value("subject", ""), j.value("tracer", ""), j.value("status", ""), it->path().parent_path()});
+      scans.push_back({j.value("subject", ""), j.value("session", ""), j.value("tracer", ""), j.value("status", ""),
+                       j.value("stem", ""), it->path().parent_path()});
     }
   }
   return scans;
@@ -81,10 +83,11 @@ GroupResult run_group(const GroupOptions& o) {
   }
   const json cfg = effective_config(tracer, o.user_config, o.config_source);
   const json& g = cfg["group"];
-  const std::string fwhm = format_number(cfg["smooth"]["fwhm_mm"].get<double>(), 10);
+  const StudyParams sp = study_params(cfg, o.config_source);
 
+  const layout::CohortLayout cl = layout::cohort_layout(o.derivatives);
   GroupResult res;
-  res.dir = o.derivatives / "group";
+  res.dir = cl.group_dir;
   Table maps;
   maps.columns = {"participant_id", "path"};
   std::vector<std::string> map_paths;
@@ -95,9 +98,10 @@ GroupResult run_group(const GroupOptions& o) {
       if (s.subject == sub && canonical_tracer(s.tracer) == cfg["tracer"].get<std::string>()) found = &s;
     fs::path map;
     if (found && found->status == "complete") {
-      const std::string stem = "sub-" + sub + "_trc-" + cfg["tracer"].get<std::string>();
-      map = found->dir / "pet" /
-            (stem + "_space-MNIColin27_desc-sm" + fwhm + "_model-SRTM_meas-" + g["map"].get<std::string>() + "_mimap.nii.gz");
+      const fs::path named_as = found->stem.empty() ? fs::path() : fs::path(found->stem + "_pet.nii.gz");
+      map = layout::scan_layout(o.derivatives, sub, found->session, cfg["tracer"].get<std::string>(), named_as, {},
+                                sp.reference.region, sp.smooth.fwhm_mm[0])
+                .mni_sm_map(sp.group.map);
     }
     if (map.empty() || !fs::exists(map, ec)) {
       res.missing.push_back("sub-" + sub);
@@ -128,8 +132,8 @@ GroupResult run_group(const GroupOptions& o) {
   for (const auto& row : all.rows)
     for (const auto& inc : res.included)
       if (bare(row[idc]) == bare(inc)) sub_table.add_row(row);
-  const fs::path group_participants = res.dir / "participants.tsv";
-  const fs::path maps_tsv = res.dir / "maps.tsv";
+  const fs::path group_participants = cl.group_participants;
+  const fs::path maps_tsv = cl.group_maps;
   write_tsv(group_participants, sub_table);
   write_tsv(maps_tsv, maps);
 
@@ -139,14 +143,14 @@ GroupResult run_group(const GroupOptions& o) {
 
   // Voxelwise GLM.
   std::vector<std::string> glm{"glm", "--maps-list", maps_tsv.string(), "--participants", group_participants.string(),
-                               "--design", g["design"].get<std::string>(), "--out", (res.dir / "voxelwise").string(),
+                               "--design", g["design"].get<std::string>(), "--out", cl.group_voxelwise.string(),
                                "--fdr", format_number(g["fdr_q"].get<double>(), 10),
                                "--cluster-p", format_number(g["cluster_p"].get<double>(), 10), "--force"};
   for (const auto& c : contrasts) glm.insert(glm.end(), {"--contrast", c});
   // Analysis mask: the template brain (default), none (every voxel valid in all maps), or an image.
   const std::string mask_choice = g["mask"].get<std::string>();
   if (mask_choice == "brain") {
-    const fs::path brain = res.dir / "brain_mask.nii.gz";
+    const fs::path brain = cl.group_brain_mask;
     write_mask(brain, template_brain_mask(cfg["roi"]["atlas"].get<std::string>(), map_paths.front()));
     glm.insert(glm.end(), {"--mask", brain.string()});
   } else if (mask_choice != "none") {
@@ -156,20 +160,22 @@ GroupResult run_group(const GroupOptions& o) {
   }
   if (g["permutations"].get<int>() > 0)
     glm.insert(glm.end(), {"--permutations", std::to_string(g["permutations"].get<int>()), "--seed",
-                           std::to_string(g["seed"].get<int>())});
+                           std::to_string(g["seed"].get<std::uint64_t>())});
   if (g["tfce"].get<bool>()) glm.push_back("--tfce");
   commands.push_back(glm);
 
   // ROI table of the smoothed maps and the ROI statistics.
-  const fs::path long_tsv = res.dir / ("roi_long_" + g["map"].get<std::string>() + ".tsv");
+  const fs::path long_tsv = cl.group_roi_long(sp.group.map);
   std::vector<std::string> roi{"roi", "--atlas", cfg["roi"]["atlas"].get<std::string>(), "--participants",
                                group_participants.string(), "--out", long_tsv.string(), "--force", "--in"};
   roi.insert(roi.end(), map_paths.begin(), map_paths.end());
-  roi.push_back("--rois");
-  for (const auto& r : cfg["roi"]["regions"]) roi.push_back(r.get<std::string>());
+  if (!cfg["roi"]["regions"].empty()) {
+    roi.push_back("--rois");
+    for (const auto& r : cfg["roi"]["regions"]) roi.push_back(r.get<std::string>());
+  }
   commands.push_back(roi);
   std::vector<std::string> roi_glm{"glm", "--roi-table", long_tsv.string(), "--participants", group_participants.string(),
-                                   "--design", g["design"].get<std::string>(), "--out", (res.dir / "roi").string(),
+                                   "--design", g["design"].get<std::string>(), "--out", cl.group_roi.string(),
                                    "--force"};
   for (const auto& c : contrasts) roi_glm.insert(roi_glm.end(), {"--contrast", c});
   commands.push_back(roi_glm);
@@ -190,7 +196,7 @@ GroupResult run_group(const GroupOptions& o) {
   prov.inputs = {ptsv};
   json j = prov.to_json();
   j["Group"] = summary;
-  write_json(res.dir / "group_summary.json", j);
+  write_json(cl.group_summary, j);
   if (cfg["report"]["enabled"].get<bool>()) {
     // The group QC report; a report that cannot be written is a warning, not a failed analysis.
     try {

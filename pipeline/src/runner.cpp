@@ -18,6 +18,8 @@
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/pipeline/config.hpp"
 #include "petpipe/pipeline/stage_cache.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
+#include "petpipe/pipeline/stages.hpp"
 #include "petpipe/kinetics/convolution.hpp"
 #include "petpipe/kinetics/reference.hpp"
 #include "petpipe/kinetics/regional.hpp"
@@ -33,23 +35,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string num(double v) { return format_number(v, 10); }
 
-// One stage: a petpipe subcommand (args) or an in-process body, with the files it reads and writes.
+// One stage: a petpipe subcommand called as a function (body) or run from its arguments, with the
+// files it reads and writes.
 struct Stage {
   std::string name;
-  std::vector<std::string> args;  // subcommand and its arguments; empty when `body` is used
+  std::vector<std::string> args;  // the subcommand's equivalent command line (empty: an in-process step)
   std::function<void()> body;
   std::vector<fs::path> inputs;
   std::vector<fs::path> outputs;
   json parameters;
 };
 
-std::string command_string(const std::vector<std::string>& args) {
-  std::string s = "petpipe";
-  for (const auto& a : args) s += " " + (a.find(' ') != std::string::npos ? "'" + a + "'" : a);
-  return s;
-}
 
 void run_stage(const Stage& st, const StageCache& cache, bool force, ScanStatus& status) {
   json params = st.parameters;
@@ -64,10 +61,10 @@ void run_stage(const Stage& st, const StageCache& cache, bool force, ScanStatus&
   log::info("sub-", status.subject, ": ", st.name, (st.args.empty() ? "" : ": " + command_string(st.args)));
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    if (!st.args.empty())
-      cli::run_in_process(st.args);
-    else
+    if (st.body)
       st.body();
+    else
+      cli::run_in_process(st.args);
   } catch (Error& e) {
     status.failed_stage = st.name;
     throw;
@@ -88,94 +85,77 @@ void run_stage(const Stage& st, const StageCache& cache, bool force, ScanStatus&
   if (!st.args.empty()) status.stages[st.name]["command"] = command_string(st.args);
 }
 
-std::vector<std::string> string_list(const json& j) {
-  std::vector<std::string> out;
-  for (const auto& v : j) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-  return out;
-}
 
 }  // namespace
 
+std::string command_string(const std::vector<std::string>& args) {
+  std::string s = "petpipe";
+  for (const auto& a : args) s += " " + (a.find(' ') != std::string::npos ? "'" + a + "'" : a);
+  return s;
+}
+
+void with_command_line(const std::vector<std::string>& args, const std::function<void()>& body) {
+  const std::string saved = command_line();
+  std::vector<const char*> argv{"petpipe"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  set_command_line(static_cast<int>(argv.size()), argv.data());
+  try {
+    body();
+  } catch (...) {
+    const char* old[] = {saved.c_str()};
+    set_command_line(1, old);
+    throw;
+  }
+  const char* old[] = {saved.c_str()};
+  set_command_line(1, old);
+}
+
 json ScanStatus::to_json() const {
-  return json{{"subject", subject},       {"session", session}, {"tracer", tracer},
+  return json{{"subject", subject},       {"session", session}, {"tracer", tracer}, {"stem", stem},
               {"status", status},         {"error", error},     {"failed_stage", failed_stage},
               {"duration_s", duration_s}, {"stages", stages}};
 }
 
 ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const json& config) {
+  const StudyParams sp = study_params(config, "configuration");
+  const std::string tracer = config.value("tracer", scan.tracer);
+  const fs::path t1 = scan.t1w.empty() ? fs::path() : scan.t1w.front();
+  std::string reference = sp.reference.region;
+  if (reference.empty()) reference = "reference";
   ScanPaths p;
-  p.subject = scan.subject;
-  p.session = scan.session;
-  p.tracer = config.value("tracer", scan.tracer);
+  static_cast<layout::ScanLayout&>(p) = layout::scan_layout(out, scan.subject, scan.session, tracer, scan.image, t1,
+                                                            reference, sp.smooth.fwhm_mm[0]);
   p.pet = scan.image;
   p.sidecar = scan.sidecar;
-  if (!scan.t1w.empty()) p.t1 = scan.t1w.front();
-  p.dir = out / ("sub-" + scan.subject);
-  if (!scan.session.empty()) p.dir /= "ses-" + scan.session;
-  p.pet_dir = p.dir / "pet";
-  p.norm_dir = p.dir / "normalize";
-  p.xfm_dir = p.norm_dir / "transforms";
-  p.reference = config["reference"]["region"].get<std::string>();
-  bids::Name src;
-  if (auto n = bids::parse_name(scan.image.filename().string())) src = *n;
-  src.set("sub", scan.subject);
-  if (!src.get("trc") && !p.tracer.empty()) src.set("trc", p.tracer);
-  p.stem = bids::derivative_name(src, {}, "x", "");
-  p.stem.resize(p.stem.size() - 2);  // drop "_x"
-  p.state_dir = p.dir / ".petpipe" / p.stem;
-  auto d = [&](const std::vector<std::pair<std::string, std::string>>& e, const std::string& suffix,
-               const std::string& ext) { return p.pet_dir / bids::derivative_name(src, e, suffix, ext); };
-  p.mc = d({{"desc", "mc"}}, "pet", ".nii.gz");
-  p.mc_json = d({{"desc", "mc"}}, "pet", ".json");
-  p.mean = d({{"desc", "mean"}}, "pet", ".nii.gz");
-  p.motion = d({}, "motion", ".tsv");
-  p.motion_json = d({}, "motion", ".json");
-  const std::string sub_ses = "sub-" + scan.subject + (scan.session.empty() ? "" : "_ses-" + scan.session);
-  p.ref_mask = p.norm_dir / bids::derivative_name(src, {{"desc", p.reference}}, "mask", ".nii.gz");
-  p.dseg = p.norm_dir / bids::derivative_name(src, {{"seg", "AAL"}}, "dseg", ".nii.gz");
-  p.dseg_subvoxel = p.norm_dir / bids::derivative_name(src, {{"seg", "AAL"}, {"desc", "subvoxel"}}, "dseg", ".nii.gz");
-  p.pet_in_t1 = p.norm_dir / bids::derivative_name(src, {{"space", "T1w"}, {"desc", "mean"}}, "pet", ".nii.gz");
-  p.t1_mni = p.norm_dir / (sub_ses + "_space-MNIColin27_T1w.nii.gz");
-  p.t1_coreg = p.norm_dir / (sub_ses + "_desc-coreg_T1w.nii.gz");
-  for (const char* f : {"transforms.json", "pet_to_t1_rigid.txt", "t1_to_mni_affine.txt"})
-    p.transforms.push_back(p.xfm_dir / f);
-  auto map = [&](const std::string& meas) { return d({{"model", "SRTM"}, {"meas", meas}}, "mimap", ".nii.gz"); };
-  p.bpnd = map("BPND");
-  p.r1 = map("R1");
-  p.k2 = map("k2");
-  p.k2a = map("k2a");
-  p.rss = map("RSS");
-  p.gridedge = d({{"model", "SRTM"}, {"desc", "gridedge"}}, "mask", ".nii.gz");
-  p.ref_tac = d({{"desc", "reference"}}, "tacs", ".tsv");
-  const std::string fwhm = num(config["smooth"]["fwhm_mm"].get<double>());
-  p.mni_bpnd = d({{"space", "MNIColin27"}, {"model", "SRTM"}, {"meas", "BPND"}}, "mimap", ".nii.gz");
-  p.mni_sm_bpnd =
-      d({{"space", "MNIColin27"}, {"desc", "sm" + fwhm}, {"model", "SRTM"}, {"meas", "BPND"}}, "mimap", ".nii.gz");
-  p.roistats = d({{"seg", "AAL"}, {"desc", "sm" + fwhm}}, "roistats", ".tsv");
-  p.tacs = d({{"seg", "AAL"}}, "tacs", ".tsv");
-  p.fits = d({{"seg", "AAL"}, {"desc", "fits"}}, "tacs", ".tsv");
-  p.kinpar = d({{"seg", "AAL"}, {"model", "SRTM"}}, "kinpar", ".tsv");
-  p.h5 = p.dir / (p.stem + "_pet.h5");
-  p.report = p.dir / (p.stem + "_report.html");
-  p.status = p.dir / (p.stem + "_status.json");
-  p.config = p.dir / (p.stem + "_config.json");
+  p.t1 = t1;
+  if (!sp.reference_source.subject_mask.empty())
+    p.subject_ref_mask = layout::subject_reference_mask(sp.reference_source.subject_mask, scan.subject, scan.session, p.stem);
   return p;
 }
 
 namespace {
 
-std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi::Atlas& atlas);
+std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const StudyParams& sp, const roi::Atlas& atlas);
 
 // The QC report (petpipe report) from whatever the scan produced, for complete and failed scans alike.
 // A report that cannot be written is a warning, never a failure of the scan.
 void write_subject_report(const ScanPaths& p) {
   std::vector<std::string> args{"report", "--subject", "sub-" + p.subject, "--out", p.report.string(), "--force"};
   const std::vector<std::pair<const char*, fs::path>> inputs{
-      {"--status", p.status},   {"--motion", p.motion},       {"--tacs", p.tacs},
-      {"--fitted-tacs", p.fits}, {"--roistats", p.roistats},  {"--kinpar", p.kinpar},
-      {"--bpnd", p.bpnd},       {"--bpnd-mni", p.mni_bpnd},   {"--atlas", p.dseg},
-      {"--mean-pet", p.mean},   {"--ref-mask", p.ref_mask},   {"--t1", p.t1_coreg},
-      {"--t1-mni", p.t1_mni},   {"--gridedge", p.gridedge}};
+      {"--status", p.status},
+      {"--motion", p.realign.motion},
+      {"--tacs", p.tacs},
+      {"--fitted-tacs", p.fits},
+      {"--roistats", p.roistats},
+      {"--kinpar", p.kinpar},
+      {"--bpnd", p.srtm.map("BPND")},
+      {"--bpnd-mni", p.mni_map("BPND")},
+      {"--atlas", p.normalize.dseg},
+      {"--mean-pet", p.realign.mean},
+      {"--ref-mask", p.subject_ref_mask.empty() ? p.ref_mask : p.subject_ref_mask},
+      {"--t1", p.normalize.t1_coreg},
+      {"--t1-mni", p.normalize.t1_mni},
+      {"--gridedge", p.srtm.gridedge}};
   std::error_code ec;
   for (const auto& [option, path] : inputs)
     if (!path.empty() && fs::is_regular_file(path, ec)) args.insert(args.end(), {option, path.string()});
@@ -188,7 +168,18 @@ void write_subject_report(const ScanPaths& p) {
 
 }  // namespace
 
-ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
+std::vector<json> scan_configs(const bids::Dataset& ds, const RunOptions& options) {
+  std::vector<json> configs;
+  for (const auto& scan : ds.pet) {
+    json cfg = with_context("sub-" + scan.subject + (scan.session.empty() ? "" : " ses-" + scan.session) + " (" +
+                                scan.image.filename().string() + ")",
+                            [&] { return effective_config(scan.tracer, options.user_config, options.config_source); });
+    configs.push_back(std::move(cfg));
+  }
+  return configs;
+}
+
+ScanStatus run_scan(const bids::PetScan& scan, const json& cfg, const RunOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   ScanStatus status;
   status.subject = scan.subject;
@@ -198,11 +189,12 @@ ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
   std::optional<ScanPaths> paths;
   bool report = true;
   try {
-    const json cfg = effective_config(scan.tracer, options.user_config, options.config_source);
     status.tracer = cfg["tracer"];
     paths = scan_paths(scan, options.out, cfg);
     const ScanPaths& p = *paths;
-    report = cfg["report"]["enabled"].get<bool>();
+    status.stem = p.stem;
+    const StudyParams sp = study_params(cfg, options.config_source);
+    report = sp.report.enabled;
     status_file = p.status;
     fs::create_directories(p.pet_dir);
     fs::create_directories(p.state_dir);
@@ -214,9 +206,11 @@ ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
     write_json(p.config, prov.to_json());
     if (p.t1.empty())
       throw make_error("sub-", scan.subject, ": no T1w image in anat/ (needed for normalisation to MNI space)");
-    const roi::Atlas atlas = roi::load_atlas(cfg["roi"]["atlas"].get<std::string>());
+    if (!p.subject_ref_mask.empty() && !fs::is_regular_file(p.subject_ref_mask))
+      throw make_error(p.subject_ref_mask.string(), ": reference mask not found (reference.subject_mask)");
+    const roi::Atlas atlas = roi::load_atlas(sp.roi.atlas);
     const StageCache cache(p.state_dir);
-    for (const Stage& st : subject_stages(p, cfg, atlas)) run_stage(st, cache, options.force, status);
+    for (const Stage& st : subject_stages(p, cfg, sp, atlas)) run_stage(st, cache, options.force, status);
     status.status = "complete";
   } catch (const std::exception& e) {
     status.status = "failed";
@@ -224,10 +218,7 @@ ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options) {
     log::error("sub-", scan.subject, (status.failed_stage.empty() ? "" : ": " + status.failed_stage), ": ", e.what());
   }
   status.duration_s = seconds_since(t0);
-  if (status_file.empty()) {
-    const fs::path dir = options.out / ("sub-" + scan.subject);
-    status_file = dir / ("sub-" + scan.subject + (scan.tracer.empty() ? "" : "_trc-" + scan.tracer) + "_status.json");
-  }
+  if (status_file.empty()) status_file = layout::fallback_status(options.out, scan.subject, scan.tracer);
   try {
     write_json(status_file, status.to_json());
   } catch (const std::exception& e) {
@@ -242,7 +233,7 @@ void write_run_summary(const fs::path& out) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(out, ec); it != fs::recursive_directory_iterator(); ++it) {
     const std::string n = it->path().filename().string();
-    if (it->is_directory() && (n == ".petpipe" || n == "group" || n == "slurm")) {
+    if (it->is_directory() && layout::is_internal_dir(n)) {
       it.disable_recursion_pending();
       continue;
     }
@@ -269,24 +260,28 @@ void write_run_summary(const fs::path& out) {
                format_number(r.value("duration_s", 0.0), 6), r.value("failed_stage", ""), err});
     summary.push_back(r);
   }
-  write_tsv(out / "run_summary.tsv", t);
-  write_json(out / "run_summary.json", json{{"scans", summary}});
+  const layout::CohortLayout cl = layout::cohort_layout(out);
+  write_tsv(cl.run_summary_tsv, t);
+  write_json(cl.run_summary_json, json{{"scans", summary}});
 }
 
 std::size_t run_cohort(const RunOptions& options) {
   const bids::Dataset ds = bids::scan_dataset(options.bids, options.participants);
   if (ds.pet.empty()) throw make_error(options.bids.string(), ": no PET scans (sub-*/pet/*_pet.nii[.gz])");
+  // Every scan's configuration is checked before anything is written.
+  const std::vector<json> configs = scan_configs(ds, options);
+  const layout::CohortLayout cl = layout::cohort_layout(options.out);
   fs::create_directories(options.out);
   // The derivatives folder is itself a BIDS derivatives dataset.
   std::error_code ec;
-  if (!fs::exists(options.out / "dataset_description.json", ec))
-    write_json(options.out / "dataset_description.json",
+  if (!fs::exists(cl.dataset_description, ec))
+    write_json(cl.dataset_description,
                json{{"Name", "petpipe derivatives of " + (ds.name.empty() ? options.bids.filename().string() : ds.name)},
                     {"BIDSVersion", "1.8.0"},
                     {"DatasetType", "derivative"},
                     {"GeneratedBy", json::array({{{"Name", "petpipe"}, {"Version", version_string()}}})}});
   if (ds.participants) {
-    const fs::path copy = options.out / "participants.tsv";
+    const fs::path copy = cl.participants;
     std::string text;
     {
       std::ifstream in(*ds.participants);
@@ -296,10 +291,11 @@ std::size_t run_cohort(const RunOptions& options) {
   }
   std::size_t failed = 0;
   std::size_t n = 0;
-  for (const auto& scan : ds.pet) {
+  for (std::size_t i = 0; i < ds.pet.size(); ++i) {
+    const auto& scan = ds.pet[i];
     ++n;
     log::info("[", n, "/", ds.pet.size(), "] sub-", scan.subject, (scan.tracer.empty() ? "" : " " + scan.tracer));
-    const ScanStatus st = run_scan(scan, options);
+    const ScanStatus st = run_scan(scan, configs[i], options);
     if (st.status != "complete") ++failed;
     write_run_summary(options.out);
   }
@@ -323,25 +319,29 @@ std::vector<double> tac_column(const Table& t, const fs::path& file) {
   throw make_error(file.string(), ": no value column");
 }
 
-// roi.native_weights is checked by effective_config (fractional or nearest).
-bool native_weights_fractional(const json& cfg) { return cfg["roi"]["native_weights"].get<std::string>() == "fractional"; }
-
 // Regional TACs in PET space (petpipe roi on the realigned PET with the native AAL labels: fractional
 // weights from the sub-voxel labels, or the nearest-neighbour labels) plus the reference TAC as a
 // "reference" column.
-void regional_tacs_stage(const ScanPaths& p, const json& cfg, const std::vector<std::string>& regions) {
+RoiRequest regional_tacs_request(const ScanPaths& p, const StudyParams& sp, const std::vector<std::string>& regions,
+                                  const fs::path& out) {
+  RoiRequest r;
+  r.in = {p.realign.mc};
+  r.fractional = sp.regional.native_weights == NativeWeights::fractional;
+  r.labels = r.fractional ? p.normalize.dseg_subvoxel : p.normalize.dseg;
+  r.out = out;
+  r.force = true;
+  r.params = sp.roi;
+  r.params.regions = regions;
+  return r;
+}
+
+void regional_tacs_stage(const ScanPaths& p, const StudyParams& sp, const std::vector<std::string>& regions) {
   const fs::path tmp = p.state_dir / "roi_tacs.tsv";
-  const bool fractional = native_weights_fractional(cfg);
-  std::vector<std::string> args{"roi", "--in", p.mc.string(), "--atlas", cfg["roi"]["atlas"].get<std::string>(),
-                                "--labels", (fractional ? p.dseg_subvoxel : p.dseg).string(), "--out", tmp.string(),
-                                "--force"};
-  if (fractional) args.push_back("--fractional");
-  args.push_back("--rois");
-  args.insert(args.end(), regions.begin(), regions.end());
-  cli::run_in_process(args);
+  const RoiRequest r = regional_tacs_request(p, sp, regions, tmp);
+  with_command_line(request_args(r), [&] { run_roi(r); });
   Table t = read_tsv(tmp);
-  const Table ref = read_tsv(p.ref_tac);
-  add_column(t, "reference", tac_column(ref, p.ref_tac));
+  const Table ref = read_tsv(p.srtm.ref_tac);
+  add_column(t, "reference", tac_column(ref, p.srtm.ref_tac));
   write_tsv(p.tacs, t);
   std::error_code ec;
   fs::remove(tmp, ec);
@@ -349,16 +349,15 @@ void regional_tacs_stage(const ScanPaths& p, const json& cfg, const std::vector<
 }
 
 // Regional SRTM by nonlinear least squares on the regional TACs.
-void regional_fits_stage(const ScanPaths& p, const json& cfg) {
+void regional_fits_stage(const ScanPaths& p, const StudyParams& sp) {
   const Table tacs = read_tsv(p.tacs);
-  const FrameTable frames = read_pet_sidecar(p.mc_json, 0, nullptr);
+  const FrameTable frames = read_pet_sidecar(p.realign.mc_json, 0, nullptr);
   if (frames.size() != tacs.rows.size())
     throw make_error(p.tacs.filename().string(), ": ", tacs.rows.size(), " rows for ", frames.size(), " frames");
   const auto ft = kinetics::FrameTimes::from(frames);
   const std::vector<double> ref = tacs.numeric_column("reference");
   kinetics::NllsOptions o;
-  const auto scheme = kinetics::parse_weight_scheme(cfg["srtm"]["weights"].get<std::string>());
-  o.weights = kinetics::frame_weights(scheme, frames, ref);
+  o.weights = kinetics::frame_weights(sp.srtm.weights, frames, ref);
   if (!frames.decay_corrected) o.decay_constant_per_min = frames.decay_constant_per_s() * 60.0;
   Table fits;
   fits.columns = {"frame_start", "frame_end"};
@@ -406,136 +405,162 @@ void table_to_h5(H5File& h5, const std::string& group, const Table& t) {
   h5.write_strings(group + "/columns", names);
 }
 
-void hdf5_stage(const ScanPaths& p, const json& cfg) {
+void hdf5_stage(const ScanPaths& p, const json& cfg, const StudyParams& sp) {
   H5File h5(p.h5, H5File::Mode::create);
   h5.set_attribute("/", "subject", p.subject);
   h5.set_attribute("/", "tracer", p.tracer);
   h5.set_attribute("/", "petpipe_version", version_string());
   h5.set_attribute("/", "git_hash", git_hash());
   h5.set_attribute("/", "configuration", cfg.dump());
-  const FrameTable frames = read_pet_sidecar(p.mc_json, 0, nullptr);
+  const FrameTable frames = read_pet_sidecar(p.realign.mc_json, 0, nullptr);
   h5.write("/frames/start_s", frames.start_s);
   h5.write("/frames/duration_s", frames.duration_s);
   h5.set_attribute("/frames", "decay_corrected", frames.decay_corrected ? "true" : "false");
   h5.set_attribute("/frames", "half_life_s", frames.half_life_s);
-  table_to_h5(h5, "/motion", read_tsv(p.motion));
+  table_to_h5(h5, "/motion", read_tsv(p.realign.motion));
   table_to_h5(h5, "/tacs/measured", read_tsv(p.tacs));
   h5.set_attribute("/tacs/measured", "units", frames.units);
-  if (cfg["roi"]["regional_fits"].get<bool>()) {
+  if (sp.regional.regional_fits) {
     table_to_h5(h5, "/tacs/fitted", read_tsv(p.fits));
     table_to_h5(h5, "/fits/srtm_nlls", read_tsv(p.kinpar));
   }
   table_to_h5(h5, "/roi/mni_smoothed_bpnd", read_tsv(p.roistats));
-  const json tj = read_json(p.xfm_dir / "transforms.json");
+  const json tj = read_json(p.normalize.transforms_json);
   h5.set_attribute("/transforms", "description", tj.dump());
   h5.close();
 }
 
-std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi::Atlas& atlas) {
+// A subcommand called as a function with its typed request; the stage records its command line.
+template <class Request, class Run>
+Stage typed_stage(const std::string& name, const Request& request, Run run, std::vector<fs::path> inputs,
+                  std::vector<fs::path> outputs) {
+  Stage s;
+  s.name = name;
+  s.args = request_args(request);
+  s.body = [request, run, args = s.args] { with_command_line(args, [&] { run(request); }); };
+  s.inputs = std::move(inputs);
+  s.outputs = std::move(outputs);
+  return s;
+}
+
+// A subcommand stage run from its arguments, with its input and output files.
+Stage command_stage(const std::string& name, std::vector<std::string> args, std::vector<fs::path> inputs,
+                    std::vector<fs::path> outputs) {
+  Stage s;
+  s.name = name;
+  s.args = std::move(args);
+  s.inputs = std::move(inputs);
+  s.outputs = std::move(outputs);
+  return s;
+}
+
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const StudyParams& sp, const roi::Atlas& atlas) {
   std::vector<Stage> stages;
-  const json& rc = cfg["realign"];
+  const auto& rf = p.realign;
+  const auto& nf = p.normalize;
   {
-    Stage s;
-    s.name = "realign";
-    s.args = {"realign", "--pet", p.pet.string(), "--out", p.pet_dir.string(), "--force",
-              "--fwhm", num(rc["fwhm_mm"]), "--metric", rc["metric"].get<std::string>(),
-              "--refine-target", rc["refine_target"].get<std::string>(), "--reference-metric",
-              rc["reference_metric"].get<std::string>(), "--model-metric", rc["model_metric"].get<std::string>(), "--interp",
-              rc["interpolation"].get<std::string>(), "--start-time", num(rc["start_time_s"]),
-              "--empty-fraction", num(rc["empty_fraction"]), "--excluded", rc["excluded_policy"].get<std::string>()};
-    if (rc["reference_frame"].get<int>() > 0) {
-      s.args.push_back("--ref-frame");
-      s.args.push_back(std::to_string(rc["reference_frame"].get<int>()));
+    RealignRequest r;
+    r.pet = p.pet;
+    r.out = p.pet_dir;
+    r.force = true;
+    r.params = sp.realign;
+    stages.push_back(typed_stage("realign", r, &run_realign, {p.pet, p.sidecar},
+                                 {rf.mc, rf.mc_json, rf.mean, rf.motion, rf.motion_json}));
+  }
+
+  // Normalisation; the reference region is placed in PET space by it (an atlas region), warped from an
+  // MNI-space mask (reference.mni_mask), or given per subject (reference.subject_mask).
+  const bool atlas_reference = sp.reference_source.mni_mask.empty() && sp.reference_source.subject_mask.empty();
+  {
+    std::vector<std::string> args{"normalize", "--pet-mean", rf.mean.string(), "--t1", p.t1.string(), "--out",
+                                  nf.dir.string(), "--atlas", sp.roi.atlas, "--force"};
+    args = args + normalize_table().to_args(sp.normalize);
+    if (atlas_reference) {
+      ReferenceParams rp = sp.reference;
+      args = args + reference_table().to_args(rp);
     }
-    if (!rc["exclude_frames"].empty()) {
-      s.args.push_back("--exclude-frames");
-      for (const auto& f : string_list(rc["exclude_frames"])) s.args.push_back(f);
-    }
-    s.inputs = {p.pet, p.sidecar};
-    s.outputs = {p.mc, p.mc_json, p.mean, p.motion, p.motion_json};
-    stages.push_back(s);
+    std::vector<fs::path> outputs = nf.transforms();
+    outputs.insert(outputs.end(), {nf.t1_mni, nf.pet_in_t1, nf.t1_coreg, nf.dseg, nf.dseg_subvoxel});
+    if (atlas_reference) outputs.push_back(p.ref_mask);
+    stages.push_back(command_stage("normalize", args, {rf.mean, p.t1, atlas.definition_file}, outputs));
   }
-  const json& nc = cfg["normalize"];
-  const std::string atlas_name = cfg["roi"]["atlas"].get<std::string>();
-  {
-    Stage s;
-    s.name = "normalize";
-    s.args = {"normalize", "--pet-mean", p.mean.string(), "--t1", p.t1.string(), "--out", p.norm_dir.string(),
-              "--tracer", p.tracer, "--reference", p.reference, "--atlas", atlas_name,
-              "--template", nc["template"].get<std::string>(), "--working-spacing", num(nc["working_spacing_mm"]),
-              "--deformable", nc["deformable_method"].get<std::string>(), "--force"};
-    if (!nc["deformable"].get<bool>()) s.args.push_back("--affine-only");
-    if (!cfg["reference"]["trim"].get<bool>()) s.args.push_back("--no-trim");
-    if (cfg["reference"]["gm_mask"].get<bool>()) s.args.push_back("--gm-mask");
-    s.inputs = {p.mean, p.t1, atlas.definition_file};
-    s.outputs = p.transforms;
-    s.outputs.insert(s.outputs.end(), {p.t1_mni, p.pet_in_t1, p.t1_coreg, p.dseg, p.dseg_subvoxel, p.ref_mask});
-    stages.push_back(s);
-  }
-  const json& sc = cfg["srtm"];
-  {
-    Stage s;
-    s.name = "srtm";
-    s.args = {"srtm", "--pet", p.mc.string(), "--ref-mask", p.ref_mask.string(), "--out", p.pet_dir.string(),
-              "--tracer", p.tracer, "--weights", sc["weights"].get<std::string>(),
-              "--theta3-min", num(sc["theta3_min_per_min"]), "--theta3-max", num(sc["theta3_max_per_min"]),
-              "--basis", std::to_string(sc["basis_functions"].get<int>()),
-              "--mask-threshold", num(sc["mask_threshold_fraction"]), "--force"};
-    s.inputs = {p.mc, p.mc_json, p.ref_mask};
-    s.outputs = {p.bpnd, p.r1, p.k2, p.k2a, p.rss, p.gridedge, p.ref_tac};
-    stages.push_back(s);
+  fs::path ref_mask = p.ref_mask;
+  if (!sp.reference_source.mni_mask.empty()) {
+    stages.push_back(command_stage(
+        "reference",
+        {"normalize", "--apply", "--inverse", "--labels", "--in", sp.reference_source.mni_mask, "--transforms",
+         nf.xfm_dir.string(), "--like", rf.mean.string(), "--out", p.ref_mask.string(), "--force"},
+        {fs::path(sp.reference_source.mni_mask), rf.mean, nf.transforms_json, nf.pet_to_t1, nf.t1_to_mni_affine},
+        {p.ref_mask}));
+  } else if (!p.subject_ref_mask.empty()) {
+    ref_mask = p.subject_ref_mask;
   }
   {
-    Stage s;
-    s.name = "warp";
-    s.args = {"normalize", "--apply", "--in", p.bpnd.string(), "--transforms", p.xfm_dir.string(),
-              "--out", p.mni_bpnd.string(), "--spacing", num(cfg["mni"]["voxel_mm"]), "--force"};
-    s.inputs = {p.bpnd};
-    s.inputs.insert(s.inputs.end(), p.transforms.begin(), p.transforms.end());
-    s.outputs = {p.mni_bpnd};
-    stages.push_back(s);
+    SrtmRequest r;
+    r.pet = rf.mc;
+    r.ref_mask = ref_mask;
+    r.out = p.pet_dir;
+    r.tracer = p.tracer;
+    r.force = true;
+    r.params = sp.srtm;
+    stages.push_back(typed_stage("srtm", r, &run_srtm, {rf.mc, rf.mc_json, ref_mask}, p.srtm.all()));
   }
   {
-    Stage s;
-    s.name = "smooth";
-    s.args = {"smooth", "--in", p.mni_bpnd.string(), "--out", p.mni_sm_bpnd.string(), "--fwhm",
-              num(cfg["smooth"]["fwhm_mm"]), "--force"};
-    s.inputs = {p.mni_bpnd};
-    s.outputs = {p.mni_sm_bpnd};
-    stages.push_back(s);
+    std::vector<fs::path> in{p.srtm.map("BPND")};
+    for (const auto& t : nf.transforms()) in.push_back(t);
+    stages.push_back(command_stage(
+        "warp",
+        std::vector<std::string>{"normalize", "--apply", "--in", p.srtm.map("BPND").string(), "--transforms",
+                                 nf.xfm_dir.string(), "--out", p.mni_map("BPND").string(), "--force"} +
+            mni_table().to_args(sp.mni),
+        in, {p.mni_map("BPND")}));
   }
-  const std::vector<std::string> regions = string_list(cfg["roi"]["regions"]);
   {
-    Stage s;
-    s.name = "roistats";
-    s.args = {"roi", "--in", p.mni_sm_bpnd.string(), "--atlas", atlas_name, "--out", p.roistats.string(), "--force",
-              "--rois"};
-    s.args.insert(s.args.end(), regions.begin(), regions.end());
-    s.inputs = {p.mni_sm_bpnd, atlas.definition_file};
-    s.outputs = {p.roistats};
-    stages.push_back(s);
+    SmoothRequest r;
+    r.in = p.mni_map("BPND");
+    r.out = p.mni_sm_map("BPND");
+    r.force = true;
+    r.params = sp.smooth;
+    stages.push_back(typed_stage("smooth", r, &run_smooth, {p.mni_map("BPND")}, {p.mni_sm_map("BPND")}));
+  }
+  {
+    RoiRequest r;
+    r.in = {p.mni_sm_map("BPND")};
+    r.out = p.roistats;
+    r.force = true;
+    r.params = sp.roi;
+    stages.push_back(typed_stage("roistats", r, &run_roi, {p.mni_sm_map("BPND"), atlas.definition_file}, {p.roistats}));
   }
   // Regions that can be formed from labels in PET space (those cut by MNI planes cannot).
   std::vector<std::string> native_regions;
-  for (const auto& r : regions)
-    if (atlas.region(r).limits.empty()) native_regions.push_back(r);
+  if (sp.roi.regions.empty()) {
+    for (const auto& r : atlas.regions)
+      if (r.limits.empty()) native_regions.push_back(r.name);
+  } else {
+    for (const auto& r : sp.roi.regions)
+      if (atlas.region(r).limits.empty()) native_regions.push_back(r);
+  }
   {
     Stage s;
     s.name = "tacs";
-    const bool fractional = native_weights_fractional(cfg);
-    s.parameters = {{"regions", native_regions}, {"atlas", atlas_name},
-                    {"native_weights", cfg["roi"]["native_weights"]}};
-    s.body = [p, cfg, native_regions] { regional_tacs_stage(p, cfg, native_regions); };
-    s.inputs = {p.mc, p.mc_json, fractional ? p.dseg_subvoxel : p.dseg, p.ref_tac, atlas.definition_file};
+    const bool fractional = sp.regional.native_weights == NativeWeights::fractional;
+    s.parameters = {{"command", request_args(regional_tacs_request(p, sp, native_regions, p.state_dir / "roi_tacs.tsv"))}};
+    s.body = [p, sp, native_regions] { regional_tacs_stage(p, sp, native_regions); };
+    s.inputs = {rf.mc, rf.mc_json, fractional ? nf.dseg_subvoxel : nf.dseg, p.srtm.ref_tac, atlas.definition_file};
     s.outputs = {p.tacs};
     stages.push_back(s);
   }
-  if (cfg["roi"]["regional_fits"].get<bool>()) {
+  if (sp.regional.regional_fits) {
     Stage s;
     s.name = "fits";
-    s.parameters = {{"weights", sc["weights"]}, {"model", "SRTM NLLS"}};
-    s.body = [p, cfg] { regional_fits_stage(p, cfg); };
-    s.inputs = {p.tacs, p.mc_json};
+    s.parameters = {{"weights", srtm_table().to_json(sp.srtm)["weights"]}, {"model", "SRTM NLLS"}};
+    s.body = [p, sp] { regional_fits_stage(p, sp); };
+    s.inputs = {p.tacs, rf.mc_json};
     s.outputs = {p.fits, p.kinpar};
     stages.push_back(s);
   }
@@ -543,9 +568,9 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const roi
     Stage s;
     s.name = "hdf5";
     s.parameters = cfg;
-    s.body = [p, cfg] { hdf5_stage(p, cfg); };
-    s.inputs = {p.mc_json, p.motion, p.tacs, p.roistats, p.xfm_dir / "transforms.json"};
-    if (cfg["roi"]["regional_fits"].get<bool>()) s.inputs.insert(s.inputs.end(), {p.fits, p.kinpar});
+    s.body = [p, cfg, sp] { hdf5_stage(p, cfg, sp); };
+    s.inputs = {rf.mc_json, rf.motion, p.tacs, p.roistats, nf.transforms_json};
+    if (sp.regional.regional_fits) s.inputs.insert(s.inputs.end(), {p.fits, p.kinpar});
     s.outputs = {p.h5};
     stages.push_back(s);
   }

@@ -262,8 +262,8 @@ bool is_active_state(const std::string& s) {
   return false;
 }
 
-std::vector<ScanStatus> read_status_files(const fs::path& out) {
-  std::vector<ScanStatus> all;
+std::vector<StatusFile> read_status_files(const fs::path& out) {
+  std::vector<StatusFile> all;
   std::error_code ec;
   if (!fs::is_directory(out, ec)) return all;
   std::vector<fs::path> files;
@@ -282,7 +282,7 @@ std::vector<ScanStatus> read_status_files(const fs::path& out) {
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
-    ScanStatus st;
+    StatusFile st;
     st.file = f;
     // The subject is also in the path: OUT/sub-XX/...
     for (fs::path p = f.parent_path(); p != out && p.has_filename(); p = p.parent_path())

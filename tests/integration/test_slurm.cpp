@@ -414,8 +414,8 @@ TEST(SlurmCli, ErrorsAreClearAndNothingIsWritten) {
   const std::vector<Bad> bad = {
       {" --time 10min", "--time 10min: not a Slurm time limit"},
       {" --mem lots", "--mem lots: not a memory size"},
-      {" --max-parallel 0", "--max-parallel 0: must be at least 1"},
-      {" --cpus-per-task 0", "--cpus-per-task 0: must be at least 1"},
+      {" --max-parallel 0", "--max-parallel: 0 is not allowed (expected an integer [1, 100000])"},
+      {" --cpus-per-task 0", "--cpus-per-task: 0 is not allowed (expected an integer [1, 1024])"},
       {" --participant-label 09", "participant sub-09 not found"},
   };
   for (const auto& b : bad) {

@@ -1,5 +1,7 @@
 #include "petpipe/qc/report_io.hpp"
 
+#include "petpipe/core/layout.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -248,37 +250,59 @@ SubjectReportInputs load_subject_inputs(const fs::path& subject_dir, const std::
     in.session = n->get("ses").value_or("");
     in.tracer = n->get("trc").value_or("");
   }
-  const std::string sub = "sub-" + in.subject + (in.session.empty() ? "" : "_ses-" + in.session);
-  auto get = [&](const std::string& key, const std::string& name) {
-    const fs::path p = find_named(files, name);
-    if (p.empty()) in.missing[key] = name + " not found";
+  // The scan's file names from the derivatives layout; the reference region and the smoothing come
+  // from the effective configuration the run wrote beside the outputs (when it is there).
+  std::string reference;
+  double fwhm = 0;
+  const fs::path config_file = find_named(files, stem + "_config.json");
+  if (!config_file.empty()) {
+    try {
+      const nlohmann::json j = read_json(config_file);
+      const nlohmann::json& c = j.contains("configuration") ? j["configuration"] : j;
+      reference = c.at("reference").at("region").get<std::string>();
+      const nlohmann::json& f = c.at("smooth").at("fwhm_mm");
+      fwhm = f.is_array() ? f.at(0).get<double>() : f.get<double>();
+    } catch (const std::exception& e) {
+      in.missing["configuration"] = config_file.filename().string() + ": " + e.what();
+    }
+  }
+  const layout::ScanLayout L = layout::scan_layout(subject_dir, in.subject, in.session, in.tracer, stem + "_pet.nii.gz",
+                                                   {}, reference.empty() ? "reference" : reference, fwhm);
+  auto name = [](const fs::path& p) { return p.filename().string(); };
+  auto get = [&](const std::string& key, const std::string& file_name) {
+    const fs::path p = find_named(files, file_name);
+    if (p.empty()) in.missing[key] = file_name + " not found";
     else load_input(in, key, p);
   };
-  get(item::status, stem + "_status.json");
+  get(item::status, name(L.status));
   if (in.status.empty() && in.missing.count(item::status)) in.missing[item::status] += " (run status unknown)";
-  get(item::motion, stem + "_motion.tsv");
-  get(item::tacs, stem + "_seg-AAL_tacs.tsv");
-  get(item::fitted_tacs, stem + "_seg-AAL_desc-fits_tacs.tsv");
-  const fs::path roistats = find_like(files, stem + "_seg-AAL_desc-sm", "_roistats.tsv");
-  if (roistats.empty()) in.missing[item::roistats] = stem + "_seg-AAL_desc-sm*_roistats.tsv not found";
+  get(item::motion, name(L.realign.motion));
+  get(item::tacs, name(L.tacs));
+  get(item::fitted_tacs, name(L.fits));
+  const fs::path roistats = fwhm > 0 ? find_named(files, name(L.roistats))
+                                     : find_like(files, stem + "_seg-" + layout::kAtlasSeg + "_desc-sm", "_roistats.tsv");
+  if (roistats.empty()) in.missing[item::roistats] = (fwhm > 0 ? name(L.roistats) : stem + "_seg-AAL_desc-sm*_roistats.tsv") + " not found";
   else load_input(in, item::roistats, roistats);
-  const fs::path kinpar = find_named(files, stem + "_seg-AAL_model-SRTM_kinpar.tsv");
+  const fs::path kinpar = find_named(files, name(L.kinpar));
   if (!kinpar.empty()) load_input(in, item::fits, kinpar);
-  get(item::bpnd_native, stem + "_model-SRTM_meas-BPND_mimap.nii.gz");
+  get(item::bpnd_native, name(L.srtm.map("BPND")));
   // theta3 grid edge: the BPND sidecar's fraction, else the grid-edge mask.
-  const fs::path bpnd_json = find_named(files, stem + "_model-SRTM_meas-BPND_mimap.json");
+  const fs::path bpnd_json = find_named(files, name(sidecar_path(L.srtm.map("BPND"))));
   if (!bpnd_json.empty()) load_input(in, item::theta3, bpnd_json);
   if (!in.theta3_edge_fraction) {
-    const fs::path edge = find_named(files, stem + "_model-SRTM_desc-gridedge_mask.nii.gz");
+    const fs::path edge = find_named(files, name(L.srtm.gridedge));
     if (!edge.empty()) load_input(in, item::theta3, edge);
-    else if (!in.missing.count(item::theta3)) in.missing[item::theta3] = stem + "_model-SRTM_desc-gridedge_mask.nii.gz not found";
+    else if (!in.missing.count(item::theta3)) in.missing[item::theta3] = name(L.srtm.gridedge) + " not found";
   }
-  get(item::bpnd_mni, stem + "_space-MNIColin27_model-SRTM_meas-BPND_mimap.nii.gz");
-  get(item::atlas_native, stem + "_seg-AAL_dseg.nii.gz");
-  get(item::mean_pet, stem + "_desc-mean_pet.nii.gz");
-  get(item::reference_mask, stem + "_desc-ref_mask.nii.gz");
-  get(item::t1, sub + "_desc-coreg_T1w.nii.gz");
-  get(item::t1_mni, sub + "_space-MNIColin27_T1w.nii.gz");
+  get(item::bpnd_mni, name(L.mni_map("BPND")));
+  get(item::atlas_native, name(L.normalize.dseg));
+  get(item::mean_pet, name(L.realign.mean));
+  // The reference mask: the configured region's, else the one reference mask normalize wrote.
+  const fs::path ref = !reference.empty() ? find_named(files, name(L.ref_mask)) : find_like(files, stem + "_desc-", "_mask.nii.gz");
+  if (ref.empty()) in.missing[item::reference_mask] = (reference.empty() ? stem + "_desc-<region>_mask.nii.gz" : name(L.ref_mask)) + " not found";
+  else load_input(in, item::reference_mask, ref);
+  get(item::t1, name(L.normalize.t1_coreg));
+  get(item::t1_mni, name(L.normalize.t1_mni));
   // Template and atlas only when there is something to draw them with.
   if (in.t1_mni) {
     if (templates.template_t1.empty()) in.missing[item::template_t1] = templates.reason.empty() ? "no template" : templates.reason;

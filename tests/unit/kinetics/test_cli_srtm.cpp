@@ -163,7 +163,7 @@ TEST_F(SrtmCli, BadInputFailsCleanly) {
   // Fit mask on another grid.
   expect_fail(base + " --ref-mask " + ref.string() + " --mask " + other_path.string(), "other.nii.gz: mask is not on the PET grid");
   // Unknown weights, missing PET.
-  expect_fail(base + " --ref-mask " + ref.string() + " --weights magic", "unknown weight scheme");
+  expect_fail(base + " --ref-mask " + ref.string() + " --weights magic", "--weights: \"magic\" is not allowed");
   expect_fail("--pet " + (dir / "nope.nii.gz").string() + " --ref-mask " + ref.string() + " --out " + out.string(),
               "nope.nii.gz: PET image not found");
   expect_fail(base + " --ref-mask " + ref.string() + " --theta3-min 0.01", "must exceed the decay constant");

@@ -44,10 +44,10 @@ TEST(Config, UserValuesOverrideAndUnknownKeysAreErrors) {
   };
   expect_error({{"smooth", {{"fwhm", 6}}}}, "unknown configuration key \"smooth.fwhm\"");
   expect_error({{"smoth", {{"fwhm_mm", 6}}}}, "unknown configuration key \"smoth\"");
-  expect_error({{"smooth", {{"fwhm_mm", "eight"}}}}, "smooth.fwhm_mm\" has the wrong type");
+  expect_error({{"smooth", {{"fwhm_mm", "eight"}}}}, "smooth.fwhm_mm: \"eight\" is not allowed");
   expect_error({{"smooth", 8}}, "\"smooth\" must be an object");
   expect_error({{"tracer", "madam"}}, "configuration is for tracer \"madam\"");
-  expect_error({{"roi", {{"native_weights", "trilinear"}}}}, "\"roi.native_weights\" is \"trilinear\"");
+  expect_error({{"roi", {{"native_weights", "trilinear"}}}}, "roi.native_weights: \"trilinear\" is not allowed");
   EXPECT_EQ(effective_config("carfentanil", json::object(), "study.json")["roi"]["native_weights"], "fractional");
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // The pipeline runner: `petpipe run` chains the stages of one subject, `petpipe group` the group
-// statistics. Every stage is one petpipe subcommand run in-process with arguments derived from the
-// effective configuration, so any stage can be repeated by hand with the command line recorded in its
-// stage record. Stages are skipped when their inputs, parameters and outputs are unchanged (see
+// statistics. Every stage is one petpipe subcommand run in-process with the arguments its parameter
+// table gives for the effective configuration (stage_params.hpp), so any stage can be repeated by hand
+// with the command line recorded in its stage record. Stages are skipped when their inputs, parameters and outputs are unchanged (see
 // stage_cache.hpp); a failing subject is recorded and never stops the others.
 #include <filesystem>
 #include <string>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "petpipe/core/bids.hpp"
+#include "petpipe/core/layout.hpp"
 
 namespace petpipe::pipeline {
 
@@ -25,30 +26,16 @@ struct RunOptions {
   bool force = false;                // redo every stage
 };
 
-// Output file names of one scan (see docs/OUTPUTS.md).
-struct ScanPaths {
-  std::string subject, session, tracer;
-  fs::path pet, sidecar, t1;
-  fs::path dir;       // OUT/sub-XX[/ses-YY]
-  fs::path pet_dir;   // .../pet
-  fs::path norm_dir;  // .../normalize (petpipe normalize: transforms/, T1 in MNI, labels, reference mask)
-  fs::path xfm_dir;   // .../normalize/transforms
-  fs::path state_dir; // .../.petpipe (stage records)
-  std::string stem;   // sub-XX[_ses-YY]_trc-T
-  fs::path mc, mc_json, mean, motion, motion_json;
-  fs::path ref_mask, dseg, dseg_subvoxel, brain_mask;
-  fs::path bpnd, r1, k2, k2a, rss, gridedge, ref_tac;
-  fs::path mni_bpnd, mni_sm_bpnd;
-  fs::path roistats, tacs, fits, kinpar;
-  fs::path t1_mni, pet_in_t1, t1_coreg;  // t1_coreg: the T1 resampled into PET space
-  fs::path h5, report, status, config;
-  std::vector<fs::path> transforms;  // files written by `petpipe normalize`
-  std::string reference;             // reference region name
+// Output file names of one scan (see docs/OUTPUTS.md and core/layout.hpp), with its inputs.
+struct ScanPaths : layout::ScanLayout {
+  fs::path pet, sidecar, t1;  // inputs
+  fs::path subject_ref_mask;  // reference.subject_mask: the scan's own PET-space reference mask
 };
 ScanPaths scan_paths(const bids::PetScan& scan, const fs::path& out, const nlohmann::json& config);
 
 struct ScanStatus {
   std::string subject, session, tracer;
+  std::string stem;    // the scan's output stem (layout::ScanLayout::stem), when known
   std::string status;  // "complete" or "failed"
   std::string error, failed_stage;
   double duration_s = 0.0;
@@ -56,8 +43,13 @@ struct ScanStatus {
   nlohmann::json to_json() const;
 };
 
-// Runs every stage of one scan; never throws for processing errors (they are recorded in the status).
-ScanStatus run_scan(const bids::PetScan& scan, const RunOptions& options);
+// The effective configuration of every selected scan, checked before any work (throws naming the scan,
+// the configuration file and the key).
+std::vector<nlohmann::json> scan_configs(const bids::Dataset& ds, const RunOptions& options);
+
+// Runs every stage of one scan with its effective configuration; never throws for processing errors
+// (they are recorded in the status).
+ScanStatus run_scan(const bids::PetScan& scan, const nlohmann::json& config, const RunOptions& options);
 
 // Runs the selected subjects of the dataset one after the other, writes each status file and the run
 // summary. Returns the number of failed scans.

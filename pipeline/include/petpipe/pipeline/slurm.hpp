@@ -8,19 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "petpipe/pipeline/slurm_resources.hpp"
+
 namespace petpipe::pipeline {
 
 namespace fs = std::filesystem;
 
-// Resources of every job (array tasks and the group job). Values are passed to sbatch as given.
-struct SlurmResources {
-  std::string partition;           // --partition; empty = the cluster's default partition
-  std::string account;             // --account; empty = the user's default account
-  std::string time = "04:00:00";   // --time per task: minutes, [D-]HH:MM[:SS], MM:SS
-  std::string mem = "8G";          // --mem per task: integer with optional K/M/G/T suffix (MB when none)
-  int cpus_per_task = 4;           // --cpus-per-task; also passed to `petpipe run --threads`
-  int max_parallel = 20;           // %K: at most K array tasks run at once
-};
 
 // Everything a script needs; all paths absolute.
 struct SlurmJobSpec {
@@ -80,7 +73,7 @@ bool is_active_state(const std::string& job_state);  // pending, running, comple
 
 // --- the runner's status files ---------------------------------------------------------------------
 // OUT/sub-XX/**/*_status.json written by `petpipe run`.
-struct ScanStatus {
+struct StatusFile {
   std::string subject;  // without "sub-"
   std::string session;
   std::string tracer;
@@ -91,6 +84,6 @@ struct ScanStatus {
   fs::path file;
 };
 // Every readable status file under out (unreadable ones are reported as status "unreadable").
-std::vector<ScanStatus> read_status_files(const fs::path& out);
+std::vector<StatusFile> read_status_files(const fs::path& out);
 
 }  // namespace petpipe::pipeline
