@@ -87,14 +87,26 @@ fs::path NormalizeFiles::ref_tacs(const std::string& region) const {
 
 std::vector<fs::path> NormalizeFiles::transforms() const { return {transforms_json, pet_to_t1, t1_to_mni_affine}; }
 
+TransformFiles transform_files(const fs::path& dir) {
+  TransformFiles t;
+  t.dir = dir;
+  t.json = dir / "transforms.json";
+  t.pet_to_t1 = dir / "pet_to_t1_rigid.txt";
+  t.t1_to_mni_affine = dir / "t1_to_mni_affine.txt";
+  t.t1_to_mni_warp = dir / "t1_to_mni_warp.nii.gz";
+  t.t1_to_mni_inverse_warp = dir / "t1_to_mni_inverse_warp.nii.gz";
+  return t;
+}
+
 NormalizeFiles normalize_files(const Source& pet, const Source& t1, const fs::path& dir) {
   NormalizeFiles n;
   n.pet = pet;
   n.dir = dir;
   n.xfm_dir = dir / "transforms";
-  n.transforms_json = n.xfm_dir / "transforms.json";
-  n.pet_to_t1 = n.xfm_dir / "pet_to_t1_rigid.txt";
-  n.t1_to_mni_affine = n.xfm_dir / "t1_to_mni_affine.txt";
+  n.xfm = transform_files(n.xfm_dir);
+  n.transforms_json = n.xfm.json;
+  n.pet_to_t1 = n.xfm.pet_to_t1;
+  n.t1_to_mni_affine = n.xfm.t1_to_mni_affine;
   n.t1_mni = t1.file(dir, {{"space", kMniSpace}}, "T1w", ".nii.gz");
   n.t1_coreg = t1.file(dir, {{"desc", "coreg"}}, "T1w", ".nii.gz");
   n.template_in_t1 = t1.file(dir, {{"desc", "template"}}, "T1w", ".nii.gz");
@@ -155,6 +167,28 @@ ScanLayout scan_layout(const fs::path& out, const std::string& subject, const st
   p.status = p.dir / (p.stem + "_status.json");
   p.config = p.dir / (p.stem + "_config.json");
   return p;
+}
+
+std::vector<fs::path> ScanLayout::files() const {
+  std::vector<fs::path> f{status, config, h5, report};
+  auto image = [&](const fs::path& p) {
+    f.push_back(p);
+    f.push_back(sidecar_path(p));
+  };
+  image(realign.mc);
+  image(realign.mean);
+  f.insert(f.end(), {realign.motion, realign.motion_json, srtm.ref_tac});
+  for (const auto& m : srtm_measures()) image(srtm.map(m));
+  image(srtm.gridedge);
+  image(srtm.fitmask);
+  image(mni_map("BPND"));
+  image(mni_sm_map("BPND"));
+  f.insert(f.end(), {roistats, sidecar_path(roistats), tacs, fits, kinpar});
+  const NormalizeFiles& n = normalize;
+  f.insert(f.end(), {n.xfm.json, n.xfm.pet_to_t1, n.xfm.t1_to_mni_affine, n.xfm.t1_to_mni_warp,
+                     n.xfm.t1_to_mni_inverse_warp, n.t1_mni, n.t1_coreg, n.template_in_t1, n.t1_kmeans, n.pet_in_t1,
+                     n.dseg, n.dseg_subvoxel, n.record, ref_mask, n.ref_tacs(reference)});
+  return f;
 }
 
 fs::path subject_reference_mask(const fs::path& dir, const std::string& subject, const std::string& session,

@@ -8,6 +8,7 @@
 
 #include "grid.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/parallel.hpp"
@@ -252,41 +253,45 @@ void write_transforms(const fs::path& dir, const SubjectTransforms& t) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw make_error(dir.string(), ": cannot create directory: ", ec.message());
-  write_affine(dir / "pet_to_t1_rigid.txt", t.t1_to_pet);
-  write_affine(dir / "t1_to_mni_affine.txt", t.normalization.mni_to_t1);
+  const layout::TransformFiles f = layout::transform_files(dir);
+  auto name = [](const fs::path& p) { return p.filename().string(); };
+  write_affine(f.pet_to_t1, t.t1_to_pet);
+  write_affine(f.t1_to_mni_affine, t.normalization.mni_to_t1);
   const bool warp = !t.normalization.field.empty();
   if (warp) {
-    write_field(dir / "t1_to_mni_warp.nii.gz", t.normalization.field);
-    write_field(dir / "t1_to_mni_inverse_warp.nii.gz", t.normalization.inverse_field);
+    write_field(f.t1_to_mni_warp, t.normalization.field);
+    write_field(f.t1_to_mni_inverse_warp, t.normalization.inverse_field);
   }
   nlohmann::json j;
   j["convention"] =
       "ITK: every file maps points of its fixed space to points of its moving space (LPS mm); images are "
       "resampled by pulling values back through these maps";
-  j["pet_to_t1_rigid"] = {{"file", "pet_to_t1_rigid.txt"}, {"maps", "T1 points -> PET points"}};
-  j["t1_to_mni_affine"] = {{"file", "t1_to_mni_affine.txt"}, {"maps", "MNI points -> T1 points"}};
+  j["pet_to_t1_rigid"] = {{"file", name(f.pet_to_t1)}, {"maps", "T1 points -> PET points"}};
+  j["t1_to_mni_affine"] = {{"file", name(f.t1_to_mni_affine)}, {"maps", "MNI points -> T1 points"}};
   if (warp) {
-    j["t1_to_mni_warp"] = {{"file", "t1_to_mni_warp.nii.gz"},
+    j["t1_to_mni_warp"] = {{"file", name(f.t1_to_mni_warp)},
                            {"maps", "MNI point x -> x + u(x), then t1_to_mni_affine"}};
-    j["t1_to_mni_inverse_warp"] = {{"file", "t1_to_mni_inverse_warp.nii.gz"},
+    j["t1_to_mni_inverse_warp"] = {{"file", name(f.t1_to_mni_inverse_warp)},
                                    {"maps", "inverse of t1_to_mni_warp (applied after the inverse affine)"}};
   }
   j["mni_to_pet_chain"] = warp ? std::vector<std::string>{"t1_to_mni_warp", "t1_to_mni_affine", "pet_to_t1_rigid"}
                                : std::vector<std::string>{"t1_to_mni_affine", "pet_to_t1_rigid"};
   j["affine_metric"] = t.normalization.affine_metric;
   j["deformable_rms"] = {t.normalization.deformable_initial_rms, t.normalization.deformable_final_rms};
-  write_json(dir / "transforms.json", j);
+  write_json(f.json, j);
 }
 
 SubjectTransforms read_transforms(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw make_error(dir.string(), ": transform directory not found");
   SubjectTransforms t;
-  t.t1_to_pet = read_affine(dir / "pet_to_t1_rigid.txt");
-  t.normalization.mni_to_t1 = read_affine(dir / "t1_to_mni_affine.txt");
-  const fs::path w = dir / "t1_to_mni_warp.nii.gz", iw = dir / "t1_to_mni_inverse_warp.nii.gz";
+  const layout::TransformFiles f = layout::transform_files(dir);
+  t.t1_to_pet = read_affine(f.pet_to_t1);
+  t.normalization.mni_to_t1 = read_affine(f.t1_to_mni_affine);
+  const fs::path& w = f.t1_to_mni_warp;
+  const fs::path& iw = f.t1_to_mni_inverse_warp;
   if (fs::exists(w, ec) != fs::exists(iw, ec))
-    throw make_error(dir.string(), ": has only one of t1_to_mni_warp.nii.gz and t1_to_mni_inverse_warp.nii.gz");
+    throw make_error(dir.string(), ": has only one of ", w.filename().string(), " and ", iw.filename().string());
   if (fs::exists(w, ec)) {
     t.normalization.field = read_field(w);
     t.normalization.inverse_field = read_field(iw);

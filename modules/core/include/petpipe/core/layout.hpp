@@ -53,10 +53,19 @@ struct SrtmFiles {
 };
 SrtmFiles srtm_files(const Source& src, const fs::path& dir);
 
+// The transforms folder of petpipe normalize (read by normalize --apply).
+struct TransformFiles {
+  fs::path dir;
+  fs::path json, pet_to_t1, t1_to_mni_affine;     // always
+  fs::path t1_to_mni_warp, t1_to_mni_inverse_warp;  // with a deformable step
+};
+TransformFiles transform_files(const fs::path& dir);
+
 // petpipe normalize (in its --out directory). `pet` names the PET-space outputs, `t1` the T1 ones.
 struct NormalizeFiles {
   fs::path dir, xfm_dir;
-  fs::path transforms_json, pet_to_t1, t1_to_mni_affine;  // in xfm_dir
+  TransformFiles xfm;
+  fs::path transforms_json, pet_to_t1, t1_to_mni_affine;  // = xfm.json, xfm.pet_to_t1, xfm.t1_to_mni_affine
   fs::path t1_mni, t1_coreg, template_in_t1, t1_kmeans;   // T1 entities
   fs::path pet_in_t1, pet_mean, dseg, dseg_subvoxel, record;  // PET entities
   fs::path ref_mask(const std::string& region) const;     // _desc-<region>_mask.nii.gz
@@ -86,6 +95,10 @@ struct ScanLayout {
   fs::path fits;           // _seg-AAL_desc-fits_tacs.tsv
   fs::path kinpar;         // _seg-AAL_model-SRTM_kinpar.tsv
   fs::path h5, report, status, config;
+  // Every file a run of the scan may write below `dir` (with the images' JSON sidecars), except the
+  // stage records in state_dir; optional ones (the deformable warps, the k-means segmentation, the
+  // reference TAC of normalize) included.
+  std::vector<fs::path> files() const;
 };
 // `pet_input`: the scan's PET file (its name gives the entities; trc- is added from `tracer` when absent);
 // `t1_input`: its T1w image (names the T1 outputs; empty: sub and ses only).
