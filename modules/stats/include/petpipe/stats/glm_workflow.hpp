@@ -103,7 +103,7 @@ VoxelwiseResult voxelwise_glm(const Participants& participants, const std::vecto
 
 // ------------------------------------------------------------------------------------------- ROI
 
-// The values of one ROI (NaN values are left out by the caller or skipped here).
+// The values of one ROI, one per subject; NaN values are left out of the fits.
 struct RoiValues {
   std::string roi;
   std::vector<std::string> subjects;
