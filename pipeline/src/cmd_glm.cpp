@@ -1,9 +1,9 @@
-// petpipe glm: voxelwise GLM over stacked maps (t/F, FDR, RFT clusters, permutation/TFCE) and ROI
-// statistics over a long table (OLS/ANOVA, adjusted group effects, Tukey HSD, group means).
-#include <algorithm>
+// petpipe glm: options, inputs and outputs of the group statistics; the voxelwise GLM (t/F, FDR, RFT
+// clusters, permutation/TFCE) and the ROI statistics (OLS/ANOVA, adjusted group effects, Tukey HSD, group
+// means) are stats::voxelwise_glm and stats::roi_glm.
 #include <cmath>
-#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -17,14 +17,7 @@
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/roi/atlas.hpp"
-#include "petpipe/stats/clusters.hpp"
-#include "petpipe/stats/design.hpp"
-#include "petpipe/stats/distributions.hpp"
-#include "petpipe/stats/glm.hpp"
-#include "petpipe/stats/multiple_comparisons.hpp"
-#include "petpipe/stats/permutation.hpp"
-#include "petpipe/stats/rft.hpp"
-#include "petpipe/stats/roi_stats.hpp"
+#include "petpipe/stats/glm_workflow.hpp"
 
 namespace petpipe::cli {
 
@@ -70,43 +63,100 @@ private:
   bool committed_ = false;
 };
 
-struct ContrastArg {
-  std::string name, spec;
+// ------------------------------------------------------------------------------------- options
+
+struct GlmCliOptions {
+  std::string participants;
+  fs::path out;
+  bool force = false;
+  std::string roi_table;                 // ROI mode when set
+  std::vector<std::string> maps;         // voxelwise: --maps
+  std::string maps_list;                 // voxelwise: --maps-list
+  std::string mask;                      // voxelwise: explicit mask
+  std::string atlas;                     // voxelwise: peak labels of the cluster tables
+  std::string coding;                    // as given, for the provenance record
+  stats::VoxelwiseOptions voxelwise;
+  stats::RoiGlmOptions roi;
 };
 
-std::vector<ContrastArg> parse_contrasts(const po::variables_map& vm) {
-  std::vector<ContrastArg> out;
-  if (!vm.count("contrast")) return out;
-  for (const auto& s : vm["contrast"].as<std::vector<std::string>>()) {
-    const auto eq = s.find('=');
-    ContrastArg c;
-    if (eq == std::string::npos) {
-      c.name = safe_name(s);
-      c.spec = s;
-    } else {
-      c.name = s.substr(0, eq);
-      c.spec = s.substr(eq + 1);
-    }
-    if (c.name.empty() || c.spec.empty()) throw make_error("--contrast '", s, "': expected NAME=SPEC");
-    for (const auto& o : out)
-      if (o.name == c.name) throw make_error("--contrast: name '", c.name, "' given twice");
-    out.push_back(c);
+stats::ContrastSpec parse_contrast(const std::string& s) {
+  const auto eq = s.find('=');
+  stats::ContrastSpec c;
+  if (eq == std::string::npos) {
+    c.name = safe_name(s);
+    c.spec = s;
+  } else {
+    c.name = s.substr(0, eq);
+    c.spec = s.substr(eq + 1);
   }
-  return out;
+  if (c.name.empty() || c.spec.empty()) throw make_error("--contrast '", s, "': expected NAME=SPEC");
+  return c;
 }
 
-stats::DesignOptions design_options(const po::variables_map& vm) {
-  stats::DesignOptions o;
-  const std::string coding = vm["coding"].as<std::string>();
-  if (coding == "treatment")
-    o.coding = stats::Coding::treatment;
-  else if (coding == "cell-means")
-    o.coding = stats::Coding::cell_means;
+GlmCliOptions options_from(const po::variables_map& vm) {
+  if (!vm.count("participants")) throw Error("no --participants TSV given");
+  if (!vm.count("design")) throw Error("no --design given (e.g. --design \"group + age + sex\")");
+  if (!vm.count("out")) throw Error("no --out DIR given");
+  GlmCliOptions o;
+  o.participants = vm["participants"].as<std::string>();
+  o.out = vm["out"].as<std::string>();
+  o.force = vm.count("force") > 0;
+  if (vm.count("roi-table")) {
+    if (vm.count("maps") || vm.count("maps-list")) throw Error("give either maps or --roi-table, not both");
+    o.roi_table = vm["roi-table"].as<std::string>();
+  }
+  if (vm.count("maps")) o.maps = vm["maps"].as<std::vector<std::string>>();
+  if (vm.count("maps-list")) o.maps_list = vm["maps-list"].as<std::string>();
+  if (vm.count("mask")) o.mask = vm["mask"].as<std::string>();
+  o.atlas = vm["atlas"].as<std::string>();
+
+  stats::DesignOptions design;
+  o.coding = vm["coding"].as<std::string>();
+  if (o.coding == "treatment")
+    design.coding = stats::Coding::treatment;
+  else if (o.coding == "cell-means")
+    design.coding = stats::Coding::cell_means;
   else
-    throw make_error("--coding: '", coding, "' is not treatment or cell-means");
-  o.center_covariates = !vm.count("no-center");
+    throw make_error("--coding: '", o.coding, "' is not treatment or cell-means");
+  design.center_covariates = !vm.count("no-center");
+  std::vector<stats::ContrastSpec> contrasts;
+  if (vm.count("contrast"))
+    for (const auto& s : vm["contrast"].as<std::vector<std::string>>()) {
+      const stats::ContrastSpec c = parse_contrast(s);
+      for (const auto& other : contrasts)
+        if (other.name == c.name) throw make_error("--contrast: name '", c.name, "' given twice");
+      contrasts.push_back(c);
+    }
+  const std::string formula = vm["design"].as<std::string>();
+
+  if (!o.roi_table.empty()) {
+    o.roi.formula = formula;
+    o.roi.design = design;
+    o.roi.contrasts = contrasts;
+    o.roi.nested_models = !vm.count("roi-full-only");
+    return o;
+  }
+  stats::VoxelwiseOptions& v = o.voxelwise;
+  v.formula = formula;
+  v.design = design;
+  v.contrasts = contrasts;
+  if (v.contrasts.empty()) throw Error("no --contrast given (e.g. --contrast \"secure_gt_insecure=secure>insecure\")");
+  v.fdr_q = vm["fdr"].as<double>();
+  if (!(v.fdr_q > 0 && v.fdr_q < 1)) throw make_error("--fdr ", v.fdr_q, ": must be in (0, 1)");
+  v.cluster_forming_p = vm["cluster-p"].as<double>();
+  if (!(v.cluster_forming_p > 0 && v.cluster_forming_p < 1))
+    throw make_error("--cluster-p ", v.cluster_forming_p, ": must be in (0, 1)");
+  v.tfce = vm.count("tfce") > 0;
+  v.permutations = vm["permutations"].as<std::size_t>();
+  const int conn = vm["connectivity"].as<int>();
+  if (conn != 6 && conn != 18 && conn != 26) throw make_error("--connectivity ", conn, ": must be 6, 18 or 26");
+  v.connectivity = conn == 6 ? stats::Connectivity::c6 : conn == 18 ? stats::Connectivity::c18 : stats::Connectivity::c26;
+  v.seed = vm["seed"].as<std::uint64_t>();
+  v.pet_variance = vm.count("pet-variance") > 0;
   return o;
 }
+
+// ---------------------------------------------------------------------------------- descriptions
 
 json design_json(const stats::Design& d) {
   json j;
@@ -140,8 +190,8 @@ void write_design_tsv(const fs::path& path, const stats::Design& d) {
 
 // ----------------------------------------------------------------------------------------------- ROI
 
-int run_roi(const po::variables_map& vm, const Participants& parts, const fs::path& out_dir) {
-  const fs::path table_path = vm["roi-table"].as<std::string>();
+int run_roi(const GlmCliOptions& o, const Participants& parts) {
+  const fs::path table_path = o.roi_table;
   const Table table = read_tsv(table_path);
   const std::string id_col = table.has_column("participant_id") ? "participant_id" : "subject";
   for (const std::string c : {id_col, std::string("roi"), std::string("value")})
@@ -150,102 +200,45 @@ int run_roi(const po::variables_map& vm, const Participants& parts, const fs::pa
   const auto ids = table.string_column(id_col);
   const auto rois = table.string_column("roi");
   const auto values = table.numeric_column("value");
-  std::vector<std::string> roi_order;
-  std::map<std::string, std::vector<std::pair<std::string, double>>> by_roi;
+  std::vector<stats::RoiValues> by_roi;
+  std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (!by_roi.count(rois[i])) roi_order.push_back(rois[i]);
-    if (!std::isnan(values[i])) by_roi[rois[i]].push_back({ids[i], values[i]});
+    auto [it, added] = index.try_emplace(rois[i], by_roi.size());
+    if (added) by_roi.push_back({rois[i], {}, {}});
+    by_roi[it->second].subjects.push_back(ids[i]);
+    by_roi[it->second].values.push_back(values[i]);
   }
-  if (roi_order.empty()) throw make_error(table_path.string(), ": no rows");
-  const std::string formula = vm["design"].as<std::string>();
-  const auto opts = design_options(vm);
-  const auto cargs = parse_contrasts(vm);
-  // Models: the factor alone, then adding one covariate term at a time (nested), unless --roi-full-only.
-  std::vector<std::string> terms;
-  {
-    std::string cur;
-    for (char c : formula + "+") {
-      if (c == '+') {
-        const auto b = cur.find_first_not_of(' ');
-        if (b != std::string::npos) terms.push_back(cur.substr(b, cur.find_last_not_of(' ') - b + 1));
-        cur.clear();
-      } else {
-        cur += c;
-      }
-    }
-  }
-  std::vector<std::string> models;
-  if (vm.count("roi-full-only")) {
-    models.push_back(formula);
-  } else {
-    std::string m;
-    for (const auto& t : terms) {
-      m += (m.empty() ? "" : " + ") + t;
-      models.push_back(m);
-    }
-  }
+  if (by_roi.empty()) throw make_error(table_path.string(), ": no rows");
+
+  const stats::RoiGlmResult r = stats::roi_glm(parts, by_roi, o.roi);
+
   Table anova, effects, tukey, means, coefs;
   anova.columns = {"roi", "model", "n", "term", "df1", "df2", "F", "p", "partial_eta2"};
   effects.columns = {"roi", "model", "contrast", "estimate", "se", "t", "df", "p", "p_fdr"};
   tukey.columns = {"roi", "factor", "group1", "group2", "meandiff", "se", "q", "p", "lower", "upper", "reject"};
   means.columns = {"roi", "factor", "group", "n", "mean", "sd"};
   coefs.columns = {"roi", "model", "column", "beta", "se", "t", "df", "p"};
-  std::vector<std::size_t> effect_rows;
-  std::map<std::string, std::vector<double>> effect_p;  // model|contrast -> p over ROIs, for FDR
-  std::map<std::string, std::vector<std::size_t>> effect_idx;
-  for (const auto& roi : roi_order) {
-    const auto& obs = by_roi[roi];
-    std::vector<std::string> subj;
-    std::vector<double> y;
-    for (const auto& [s, v] : obs) {
-      subj.push_back(s);
-      y.push_back(v);
-    }
-    for (const auto& model : models) {
-      const stats::Design d = with_context("ROI " + roi + ": model \"" + model + "\"",
-                                           [&] { return stats::make_design(parts, model, subj, opts); });
-      std::vector<stats::Contrast> cons;
-      for (const auto& c : cargs) {
-        // Contrasts that refer to terms absent from a nested model are skipped for that model.
-        try {
-          auto con = stats::make_contrast(d, c.name, c.spec);
-          if (!con.is_f()) cons.push_back(con);
-        } catch (const Error&) {
-          if (model == models.back()) throw;
-        }
-      }
-      const auto fit = stats::fit_ols(y, d, cons);
-      for (const auto& a : fit.anova)
-        anova.add_row({roi, model, std::to_string(y.size()), a.term, num(a.df1), num(a.df2), num(a.F), num(a.p),
-                       num(a.partial_eta2)});
-      for (std::size_t j = 0; j < fit.beta.size(); ++j)
-        coefs.add_row({roi, model, d.column_names[j], num(fit.beta[j]), num(fit.se[j]), num(fit.t[j]), num(fit.df),
-                       num(fit.p[j])});
-      for (const auto& e : fit.effects) {
-        const std::string key = model + "|" + e.contrast;
-        effect_p[key].push_back(e.p);
-        effect_idx[key].push_back(effects.rows.size());
-        effects.add_row({roi, model, e.contrast, num(e.estimate), num(e.se), num(e.t), num(e.df), num(e.p), "n/a"});
-      }
-    }
-    // Group summaries and Tukey HSD for every factor of the formula.
-    const stats::Design full = stats::make_design(parts, models.back(), subj, opts);
-    for (const auto& t : full.terms) {
-      if (!t.factor) continue;
-      const auto groups = full.factor_values(t.name);
-      for (const auto& g : stats::group_summary(y, groups))
-        means.add_row({roi, t.name, g.group, std::to_string(g.n), num(g.mean), num(g.sd)});
-      if (t.levels.size() >= 3)
-        for (const auto& r : stats::tukey_hsd(y, groups, 0.05))
-          tukey.add_row({roi, t.name, r.group1, r.group2, num(r.meandiff), num(r.se), num(r.q), num(r.p), num(r.lower),
-                         num(r.upper), r.reject ? "True" : "False"});
+  for (const auto& m : r.fits) {
+    const auto& fit = m.fit;
+    for (const auto& a : fit.anova)
+      anova.add_row({m.roi, m.model, std::to_string(m.n), a.term, num(a.df1), num(a.df2), num(a.F), num(a.p),
+                     num(a.partial_eta2)});
+    for (std::size_t j = 0; j < fit.beta.size(); ++j)
+      coefs.add_row({m.roi, m.model, m.columns[j], num(fit.beta[j]), num(fit.se[j]), num(fit.t[j]), num(fit.df),
+                     num(fit.p[j])});
+    for (std::size_t e = 0; e < fit.effects.size(); ++e) {
+      const auto& x = fit.effects[e];
+      effects.add_row({m.roi, m.model, x.contrast, num(x.estimate), num(x.se), num(x.t), num(x.df), num(x.p),
+                       num(m.effect_p_fdr[e])});
     }
   }
-  for (const auto& [key, ps] : effect_p) {
-    const auto f = stats::fdr_bh(ps, 0.05);
-    for (std::size_t i = 0; i < ps.size(); ++i) effects.rows[effect_idx[key][i]].back() = num(f.adjusted[i]);
+  for (const auto& f : r.factors) {
+    for (const auto& g : f.groups) means.add_row({f.roi, f.factor, g.group, std::to_string(g.n), num(g.mean), num(g.sd)});
+    for (const auto& t : f.tukey)
+      tukey.add_row({f.roi, f.factor, t.group1, t.group2, num(t.meandiff), num(t.se), num(t.q), num(t.p), num(t.lower),
+                     num(t.upper), t.reject ? "True" : "False"});
   }
-  Staging st(out_dir, vm.count("force") > 0);
+  Staging st(o.out, o.force);
   write_tsv(st / "roi_anova.tsv", anova);
   write_tsv(st / "roi_coefficients.tsv", coefs);
   if (!effects.rows.empty()) write_tsv(st / "roi_effects.tsv", effects);
@@ -253,15 +246,15 @@ int run_roi(const po::variables_map& vm, const Participants& parts, const fs::pa
   write_tsv(st / "roi_group_stats.tsv", means);
   Provenance prov;
   prov.command_line = command_line();
-  prov.configuration = {{"design", formula}, {"models", models}, {"coding", vm["coding"].as<std::string>()},
-                        {"center_covariates", !vm.count("no-center")},
+  prov.configuration = {{"design", o.roi.formula}, {"models", r.models}, {"coding", o.coding},
+                        {"center_covariates", o.roi.design.center_covariates},
                         {"anova", "Type II F tests (equal to statsmodels anova_lm typ=2 for main-effect models)"},
                         {"effects_p", "two-sided; p_fdr: Benjamini-Hochberg over ROIs per model and contrast"},
                         {"tukey", "Tukey-Kramer HSD on the raw values, pooled one-way ANOVA variance, alpha 0.05"}};
-  prov.inputs = {table_path, fs::path(vm["participants"].as<std::string>())};
+  prov.inputs = {table_path, fs::path(o.participants)};
   write_json(st / "roi_stats.json", prov.to_json());
   st.commit();
-  log::info("ROI statistics for ", roi_order.size(), " ROIs x ", models.size(), " models written to ", out_dir.string());
+  log::info("ROI statistics for ", by_roi.size(), " ROIs x ", r.models.size(), " models written to ", o.out.string());
   return 0;
 }
 
@@ -272,19 +265,19 @@ struct MapInput {
   fs::path path;
 };
 
-std::vector<MapInput> map_inputs(const po::variables_map& vm) {
+std::vector<MapInput> map_inputs(const GlmCliOptions& o) {
   std::vector<MapInput> in;
-  if (vm.count("maps") && vm.count("maps-list")) throw Error("give either --maps or --maps-list, not both");
-  if (vm.count("maps")) {
-    for (const auto& m : vm["maps"].as<std::vector<std::string>>()) {
+  if (!o.maps.empty() && !o.maps_list.empty()) throw Error("give either --maps or --maps-list, not both");
+  if (!o.maps.empty()) {
+    for (const auto& m : o.maps) {
       const fs::path p = m;
       const auto name = bids::parse_name(p.filename().string());
       const auto sub = name ? name->get("sub") : std::nullopt;
       if (!sub) throw make_error(m, ": no sub- entity in the file name (use --maps-list to name subjects)");
       in.push_back({"sub-" + *sub, p});
     }
-  } else if (vm.count("maps-list")) {
-    const fs::path lp = vm["maps-list"].as<std::string>();
+  } else if (!o.maps_list.empty()) {
+    const fs::path lp = o.maps_list;
     const Table t = read_tsv(lp);
     const std::string id = t.has_column("participant_id") ? "participant_id" : "subject";
     std::string pc;
@@ -309,73 +302,34 @@ std::vector<MapInput> map_inputs(const po::variables_map& vm) {
   return in;
 }
 
-void write_map(const fs::path& path, const Geometry& g, const std::vector<std::size_t>& vox,
-               const std::vector<double>& values, json sidecar, double outside = 0.0) {
-  Image3D img(g, static_cast<float>(outside));
-  for (std::size_t v = 0; v < vox.size(); ++v)
-    img.data[vox[v]] = std::isfinite(values[v]) ? static_cast<float>(values[v]) : std::numeric_limits<float>::quiet_NaN();
-  write_image(path, img);
-  write_json(sidecar_path(path), sidecar);
+int connectivity_number(stats::Connectivity c) {
+  return c == stats::Connectivity::c6 ? 6 : c == stats::Connectivity::c18 ? 18 : 26;
 }
 
-int run_voxelwise(const po::variables_map& vm, const Participants& parts, const fs::path& out_dir) {
-  const auto inputs = map_inputs(vm);
-  std::vector<std::string> subjects;
-  for (const auto& m : inputs) subjects.push_back(m.subject);
-  const std::string formula = vm["design"].as<std::string>();
-  const stats::Design design = stats::make_design(parts, formula, subjects, design_options(vm));
-  const auto cargs = parse_contrasts(vm);
-  if (cargs.empty()) throw Error("no --contrast given (e.g. --contrast \"secure_gt_insecure=secure>insecure\")");
-  std::vector<stats::Contrast> contrasts;
-  for (const auto& c : cargs) contrasts.push_back(stats::make_contrast(design, c.name, c.spec));
-  const double q = vm["fdr"].as<double>();
-  if (!(q > 0 && q < 1)) throw make_error("--fdr ", q, ": must be in (0, 1)");
-  const double cluster_p = vm["cluster-p"].as<double>();
-  if (!(cluster_p > 0 && cluster_p < 1)) throw make_error("--cluster-p ", cluster_p, ": must be in (0, 1)");
-  const bool do_tfce = vm.count("tfce") > 0;
-  std::size_t nperm = vm["permutations"].as<std::size_t>();
-  if (do_tfce && nperm == 0) nperm = 5000;
-  const int conn = vm["connectivity"].as<int>();
-  if (conn != 6 && conn != 18 && conn != 26) throw make_error("--connectivity ", conn, ": must be 6, 18 or 26");
-
-  // Geometry and group mask.
-  const ImageInfo first = read_image_info(inputs[0].path);
-  const Geometry g = first.geom;
-  Mask mask(g, 1);
-  if (vm.count("mask")) {
-    const Mask m = read_mask(vm["mask"].as<std::string>());
-    if (!m.geom.same_grid(g)) throw make_error(vm["mask"].as<std::string>(), ": not on the grid of ", inputs[0].path.string());
-    mask = m;
-  }
-  // First pass: validity of every map (finite and non-zero) restricts the mask; second pass fills Y.
+int run_voxelwise(const GlmCliOptions& o, const Participants& parts) {
+  const auto inputs = map_inputs(o);
+  const stats::VoxelwiseOptions& vo = o.voxelwise;
+  stats::MapSource source;
   for (const auto& m : inputs) {
-    const Image3D img = read_image(m.path);
-    if (!img.geom.same_grid(g)) throw make_error(m.path.string(), ": not on the grid of ", inputs[0].path.string());
-    for (std::size_t i = 0; i < img.data.size(); ++i)
-      if (!std::isfinite(img.data[i]) || img.data[i] == 0.0f) mask.data[i] = 0;
+    source.subjects.push_back(m.subject);
+    source.names.push_back(m.path.string());
   }
-  std::vector<std::size_t> vox;
-  for (std::size_t i = 0; i < mask.data.size(); ++i)
-    if (mask.data[i]) vox.push_back(i);
-  if (vox.empty()) throw Error("glm: the group mask is empty (no voxel is finite and non-zero in every map)");
-  log::info("group mask: ", vox.size(), " voxels; design ", design.rows(), " x ", design.cols());
-  stats::MatrixXfRM Y(design.rows(), static_cast<Eigen::Index>(vox.size()));
-  for (std::size_t s = 0; s < inputs.size(); ++s) {
-    const Image3D img = read_image(inputs[s].path);
-    for (std::size_t v = 0; v < vox.size(); ++v) Y(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(v)) = img.data[vox[v]];
+  source.load = [&inputs](std::size_t i) { return read_image(inputs[i].path); };
+  std::optional<Mask> mask;
+  if (!o.mask.empty()) {
+    const Geometry g = read_image_info(inputs[0].path).geom;
+    mask = read_mask(o.mask);
+    if (!mask->geom.same_grid(g)) throw make_error(o.mask, ": not on the grid of ", inputs[0].path.string());
   }
-  stats::GlmOptions go;
-  go.keep_residuals = true;
-  go.pet_variance = vm.count("pet-variance") > 0;
-  const stats::GlmResult fit = stats::fit_glm(Y, design.X, contrasts, go);
-  const stats::Smoothness sm = stats::estimate_smoothness(fit.residuals, mask, fit.df);
-  log::info("smoothness FWHM ", sm.fwhm_mm[0], " x ", sm.fwhm_mm[1], " x ", sm.fwhm_mm[2], " mm; resels ", sm.resels[3]);
 
-  // AAL labels for the cluster table.
+  const stats::VoxelwiseResult r = stats::voxelwise_glm(parts, source, mask ? &*mask : nullptr, vo);
+  const stats::Design& design = r.design;
+
+  // AAL labels for the cluster tables.
   std::optional<roi::Atlas> atlas;
   LabelImage aal;
   try {
-    atlas = roi::load_atlas(vm["atlas"].as<std::string>());
+    atlas = roi::load_atlas(o.atlas);
     aal = read_labels(atlas->labels_image);
   } catch (const Error& e) {
     log::warn("cluster table without atlas labels: ", e.what());
@@ -394,49 +348,51 @@ int run_voxelwise(const po::variables_map& vm, const Participants& parts, const 
     return l == 0 ? "unlabelled" : (it == atlas->label_names.end() ? std::to_string(l) : it->second);
   };
 
-  Staging st(out_dir, vm.count("force") > 0);
-  json common = {{"Design", formula}, {"DegreesOfFreedom", fit.df}, {"Subjects", design.rows()}};
-  write_mask(st / "mask.nii.gz", mask);
+  Staging st(o.out, o.force);
+  auto write_map = [&](const std::string& name, const std::vector<double>& values, const json& sidecar) {
+    const fs::path path = st / name;
+    write_image(path, r.image(values));
+    write_json(sidecar_path(path), sidecar);
+  };
+  json common = {{"Design", vo.formula}, {"DegreesOfFreedom", r.df}, {"Subjects", design.rows()}};
+  write_mask(st / "mask.nii.gz", r.mask);
   write_json(st / "mask.json", json{{"Description", "group mask: voxels finite and non-zero in every map"
-                                                     + std::string(vm.count("mask") ? " and inside --mask" : "")},
-                                    {"Voxels", vox.size()}});
+                                                     + std::string(mask ? " and inside --mask" : "")},
+                                    {"Voxels", r.voxels.size()}});
   write_design_tsv(st / "design.tsv", design);
   for (Eigen::Index j = 0; j < design.cols(); ++j) {
-    std::vector<double> b(vox.size());
-    for (std::size_t v = 0; v < vox.size(); ++v) b[v] = fit.beta(j, static_cast<Eigen::Index>(v));
+    const std::string& column = design.column_names[static_cast<std::size_t>(j)];
     json sc = common;
     sc["Statistic"] = "beta";
-    sc["Column"] = design.column_names[static_cast<std::size_t>(j)];
-    write_map(st / ("desc-" + safe_name(design.column_names[static_cast<std::size_t>(j)]) + "_stat-beta_statmap.nii.gz"), g,
-              vox, b, sc);
+    sc["Column"] = column;
+    write_map("desc-" + safe_name(column) + "_stat-beta_statmap.nii.gz", r.beta_values(j), sc);
   }
   {
     json sc = common;
     sc["Statistic"] = "residual variance";
-    sc["PETModeVarianceAdded"] = fit.pet_variance_added;
-    write_map(st / "stat-sigma2_statmap.nii.gz", g, vox, fit.sigma2, sc);
+    sc["PETModeVarianceAdded"] = r.pet_variance_added;
+    write_map("stat-sigma2_statmap.nii.gz", r.sigma2, sc);
   }
-  const stats::MaskGraph graph = stats::mask_graph(mask, conn == 6 ? stats::Connectivity::c6
-                                                         : conn == 18 ? stats::Connectivity::c18 : stats::Connectivity::c26);
+  const int conn = connectivity_number(vo.connectivity);
   json summary = json::array();
-  for (std::size_t ci = 0; ci < contrasts.size(); ++ci) {
-    const auto& con = contrasts[ci];
-    const auto& cr = fit.contrasts[ci];
+  for (const auto& vc : r.contrasts) {
+    const auto& con = vc.contrast;
+    const auto& cr = vc.statistics;
     const std::string base = "contrast-" + safe_name(con.name);
     const std::string sname = cr.is_f ? "F" : "t";
     json sc = common;
     sc["Contrast"] = con.name;
     sc["ContrastSpec"] = con.spec;
     std::vector<std::vector<double>> w(static_cast<std::size_t>(con.C.rows()));
-    for (Eigen::Index r = 0; r < con.C.rows(); ++r)
-      for (Eigen::Index j = 0; j < con.C.cols(); ++j) w[static_cast<std::size_t>(r)].push_back(con.C(r, j));
+    for (Eigen::Index i = 0; i < con.C.rows(); ++i)
+      for (Eigen::Index j = 0; j < con.C.cols(); ++j) w[static_cast<std::size_t>(i)].push_back(con.C(i, j));
     sc["ContrastWeights"] = w;
     sc["Columns"] = design.column_names;
     sc["DegreesOfFreedom"] = cr.is_f ? json::array({cr.df1, cr.df2}) : json(cr.df2);
     auto put = [&](const std::string& stat, const std::string& desc, const std::vector<double>& v) {
       json s = sc;
       s["Statistic"] = desc;
-      write_map(st / (base + "_stat-" + stat + "_statmap.nii.gz"), g, vox, v, s);
+      write_map(base + "_stat-" + stat + "_statmap.nii.gz", v, s);
     };
     put(sname, cr.is_f ? "F" : "t", cr.stat);
     put("p", cr.is_f ? "uncorrected p (upper tail of F)" : "uncorrected one-sided p (upper tail of t)", cr.p);
@@ -446,110 +402,80 @@ int run_voxelwise(const po::variables_map& vm, const Participants& parts, const 
       put("effect", "contrast estimate c'beta", cr.effect);
       put("cohend", "c'beta / residual SD (standardised adjusted difference)", cr.cohen_d);
     }
-    // FDR
-    const auto fdr = stats::fdr_bh(cr.p, q);
-    put("pFDR", "Benjamini-Hochberg adjusted p", fdr.adjusted);
-    std::vector<double> thr(cr.stat.size(), 0.0);
-    for (std::size_t v = 0; v < thr.size(); ++v)
-      if (fdr.significant > 0 && cr.p[v] <= fdr.threshold) thr[v] = cr.stat[v];
+    put("pFDR", "Benjamini-Hochberg adjusted p", vc.fdr.adjusted);
     {
       json s = sc;
       s["Statistic"] = sname + " thresholded at FDR q";
-      s["FDRq"] = q;
-      s["FDRThresholdP"] = fdr.threshold;
-      s["SignificantVoxels"] = fdr.significant;
-      write_map(st / (base + "_desc-FDR_stat-" + sname + "_statmap.nii.gz"), g, vox, thr, s);
+      s["FDRq"] = vo.fdr_q;
+      s["FDRThresholdP"] = vc.fdr.threshold;
+      s["SignificantVoxels"] = vc.fdr.significant;
+      write_map(base + "_desc-FDR_stat-" + sname + "_statmap.nii.gz", vc.fdr_thresholded, s);
     }
-    json cj = {{"name", con.name}, {"spec", con.spec}, {"statistic", sname}, {"fdr_q", q},
-               {"fdr_threshold_p", fdr.threshold}, {"fdr_significant_voxels", fdr.significant}};
-    // Peak height FWE (RFT) and clusters.
-    double peak = -std::numeric_limits<double>::infinity();
-    for (double s : cr.stat)
-      if (std::isfinite(s)) peak = std::max(peak, s);
-    cj["peak_stat"] = peak;
-    cj["peak_p_fwe_rft"] = stats::rft_p(1, 0, peak, cr.is_f ? stats::Field::F : stats::Field::T, cr.df1, cr.df2, sm.resels).P;
-    if (!cr.is_f) {
-      std::vector<double> full(g.voxel_count(), std::numeric_limits<double>::quiet_NaN());
-      for (std::size_t v = 0; v < vox.size(); ++v) full[vox[v]] = cr.stat[v];
-      stats::ClusterOptions co;
-      co.cluster_forming_p = cluster_p;
-      co.connectivity = conn == 6 ? stats::Connectivity::c6 : conn == 18 ? stats::Connectivity::c18 : stats::Connectivity::c26;
-      const auto cl = stats::cluster_inference(full, g, stats::Field::T, cr.df1, cr.df2, sm, co);
+    json cj = {{"name", con.name}, {"spec", con.spec}, {"statistic", sname}, {"fdr_q", vo.fdr_q},
+               {"fdr_threshold_p", vc.fdr.threshold}, {"fdr_significant_voxels", vc.fdr.significant}};
+    cj["peak_stat"] = vc.peak_stat;
+    cj["peak_p_fwe_rft"] = vc.peak_p_fwe_rft;
+    if (vc.clusters) {
+      const auto& cl = *vc.clusters;
       Table ct;
       ct.columns = {"cluster", "voxels", "volume_mm3", "resels", "p_fwe", "p_fdr", "p_uncorrected", "peak_t", "peak_z",
                     "peak_p_fwe", "peak_x_mm", "peak_y_mm", "peak_z_mm", "peak_label"};
-      std::vector<double> sig(vox.size(), 0.0);
       for (std::size_t k = 0; k < cl.clusters.size(); ++k) {
         const auto& c = cl.clusters[k];
         ct.add_row({std::to_string(k + 1), std::to_string(c.voxels), num(c.volume_mm3), num(c.resels), num(c.p_fwe),
                     num(c.p_fdr), num(c.p_uncorrected), num(c.peak_stat), num(c.peak_z), num(c.peak_p_fwe),
                     num(c.peak_ras[0]), num(c.peak_ras[1]), num(c.peak_ras[2]), label_at(c.peak_ras)});
       }
-      for (std::size_t v = 0; v < vox.size(); ++v) {
-        const int l = cl.labels.label[vox[v]];
-        if (l && cl.clusters[static_cast<std::size_t>(l - 1)].p_fwe < 0.05) sig[v] = cr.stat[v];
-      }
       write_tsv(st / (base + "_clusters.tsv"), ct);
       json s = sc;
       s["Statistic"] = "t in clusters with RFT cluster FWE p < 0.05";
-      s["ClusterFormingP"] = cluster_p;
+      s["ClusterFormingP"] = vo.cluster_forming_p;
       s["ClusterFormingThreshold"] = cl.threshold;
       s["Connectivity"] = conn;
-      write_map(st / (base + "_desc-clusterFWE_stat-t_statmap.nii.gz"), g, vox, sig, s);
+      write_map(base + "_desc-clusterFWE_stat-t_statmap.nii.gz", vc.cluster_fwe_stat, s);
       cj["cluster_forming_threshold"] = cl.threshold;
       cj["clusters"] = cl.clusters.size();
     }
-    if (nperm > 0) {
-      stats::PermutationOptions po_;
-      po_.permutations = nperm;
-      po_.seed = vm["seed"].as<std::uint64_t>();
-      po_.tfce = do_tfce;
-      po_.tfce_options.connectivity = conn == 6 ? stats::Connectivity::c6 : stats::Connectivity::c26;
-      const auto pr = stats::permutation_test(Y, design.X, con, graph, po_);
+    if (vc.permutation) {
+      const auto& pr = *vc.permutation;
       json s = sc;
       s["Permutations"] = pr.permutations;
-      s["Seed"] = po_.seed;
+      s["Seed"] = vo.seed;
       s["Method"] = "Freedman-Lane, maximum statistic";
       s["Statistic"] = "voxel FWE p (permutation)";
-      write_map(st / (base + "_stat-pFWE_statmap.nii.gz"), g, vox, pr.p_fwe, s);
-      if (do_tfce) {
-        s["TFCE"] = {{"E", po_.tfce_options.E}, {"H", po_.tfce_options.H}, {"dh", po_.tfce_options.dh},
-                     {"connectivity", po_.tfce_options.connectivity == stats::Connectivity::c6 ? 6 : 26}};
+      write_map(base + "_stat-pFWE_statmap.nii.gz", pr.p_fwe, s);
+      if (vo.tfce) {
+        const auto& to = vc.tfce_options;
+        s["TFCE"] = {{"E", to.E}, {"H", to.H}, {"dh", to.dh}, {"connectivity", connectivity_number(to.connectivity)}};
         s["Statistic"] = "TFCE";
-        write_map(st / (base + "_stat-tfce_statmap.nii.gz"), g, vox, pr.tfce, s);
+        write_map(base + "_stat-tfce_statmap.nii.gz", pr.tfce, s);
         s["Statistic"] = "TFCE FWE p (permutation)";
-        write_map(st / (base + "_stat-tfcepFWE_statmap.nii.gz"), g, vox, pr.tfce_p_fwe, s);
+        write_map(base + "_stat-tfcepFWE_statmap.nii.gz", pr.tfce_p_fwe, s);
       }
       cj["permutations"] = pr.permutations;
     }
     summary.push_back(cj);
   }
+  const auto& sm = r.smoothness;
   Provenance prov;
   prov.command_line = command_line();
   prov.configuration = {{"design", design_json(design)},
                         {"contrasts", summary},
-                        {"pet_variance", go.pet_variance},
+                        {"pet_variance", vo.pet_variance},
                         {"smoothness", {{"fwhm_voxels", sm.fwhm_voxels}, {"fwhm_mm", sm.fwhm_mm},
                                         {"resels", sm.resels}, {"resels_per_voxel", sm.resels_per_voxel}}},
-                        {"mask_voxels", vox.size()}};
+                        {"mask_voxels", r.voxels.size()}};
   for (const auto& m : inputs) prov.inputs.push_back(m.path);
   write_json(st / "glm.json", prov.to_json());
   st.commit();
-  log::info("GLM results written to ", out_dir.string());
+  log::info("GLM results written to ", o.out.string());
   return 0;
 }
 
 int run_glm(const po::variables_map& vm) {
-  if (!vm.count("participants")) throw Error("no --participants TSV given");
-  if (!vm.count("design")) throw Error("no --design given (e.g. --design \"group + age + sex\")");
-  if (!vm.count("out")) throw Error("no --out DIR given");
-  const Participants parts = read_participants(vm["participants"].as<std::string>());
-  const fs::path out = vm["out"].as<std::string>();
-  if (vm.count("roi-table")) {
-    if (vm.count("maps") || vm.count("maps-list")) throw Error("give either maps or --roi-table, not both");
-    return run_roi(vm, parts, out);
-  }
-  return run_voxelwise(vm, parts, out);
+  const GlmCliOptions o = options_from(vm);
+  const Participants parts = read_participants(o.participants);
+  return o.roi_table.empty() ? run_voxelwise(o, parts) : run_roi(o, parts);
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
-// petpipe normalize: PET -> T1 coregistration, T1 -> MNI normalisation, atlas labels and the
-// reference region in PET space; --apply warps any image with saved transforms.
+// petpipe normalize: options, inputs and outputs of the subject normalisation (normalize::normalize_subject:
+// PET -> T1 coregistration, T1 -> MNI normalisation, atlas labels and the reference region in PET space);
+// the reference region's name comes from --reference or the tracer. --apply warps any image with saved
+// transforms.
 #include <algorithm>
-#include <chrono>
-#include <ctime>
-#include <limits>
-#include <sstream>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/normalize/normalize.hpp"
-#include "petpipe/normalize/tissue.hpp"
+#include "petpipe/normalize/workflow.hpp"
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/roi/atlas.hpp"
 
@@ -79,33 +80,6 @@ std::string output_stem(const fs::path& p) {
   return s;
 }
 
-Image3D time_average(const DynamicImage& pet) {
-  Image3D m(pet.geom, 0.0f);
-  double total = 0;
-  for (std::size_t f = 0; f < pet.frame_count(); ++f) {
-    const double w = pet.frames.duration_s[f];
-    const float* p = pet.frame(f);
-    for (std::size_t v = 0; v < m.data.size(); ++v)
-      if (std::isfinite(p[v])) m.data[v] += float(w * p[v]);
-    total += w;
-  }
-  for (auto& v : m.data) v = float(v / total);
-  return m;
-}
-
-double zero_fraction(const Image3D& img) {
-  std::size_t z = 0;
-  for (float v : img.data) z += !(v > 0);
-  return double(z) / double(std::max<std::size_t>(1, img.data.size()));
-}
-
-Geometry output_grid(const po::variables_map& vm) {
-  const double spacing = vm["spacing"].as<double>();
-  const auto box = vm["bbox"].as<std::vector<double>>();
-  if (box.size() != 6) throw make_error("--bbox takes 6 numbers (xmin ymin zmin xmax ymax zmax, MNI mm), not ", box.size());
-  return nz::mni_grid(spacing, {box[0], box[1], box[2]}, {box[3], box[4], box[5]});
-}
-
 nlohmann::json geometry_json(const Geometry& g) {
   return {{"size", g.size}, {"spacing_mm", g.spacing}, {"origin_lps_mm", g.origin}, {"direction", g.direction}};
 }
@@ -119,65 +93,53 @@ Geometry geometry_from_json(const nlohmann::json& j) {
   return g;
 }
 
-// ------------------------------------------------------------------------------------- --apply
-int run_apply(const po::variables_map& vm) {
-  if (!vm.count("in")) throw Error("--apply: no --in FILE given");
-  if (!vm.count("transforms")) throw Error("--apply: no --transforms DIR given (the transforms/ folder of a normalize run)");
-  if (!vm.count("out")) throw Error("--apply: no --out FILE given");
-  const fs::path in = vm["in"].as<std::string>();
-  const fs::path dir = vm["transforms"].as<std::string>();
-  const fs::path out = vm["out"].as<std::string>();
-  const bool inverse = vm.count("inverse") > 0, labels = vm.count("labels") > 0, force = vm.count("force") > 0;
-  require_file(in, "input image");
-  if (!is_nifti(out)) throw make_error(out.string(), ": --out must be a NIfTI file name (.nii or .nii.gz)");
-  std::error_code ec;
-  if (fs::exists(out, ec) && !force) throw make_error(out.string(), ": exists (use --force to overwrite)");
-  const nz::SubjectTransforms t = nz::read_transforms(dir);
+// ------------------------------------------------------------------------------------- options
 
-  Geometry target;
-  nz::Transform pull;
-  if (inverse) {
-    if (vm.count("like")) {
-      target = read_image_info(vm["like"].as<std::string>()).geom;
-    } else {
-      const fs::path j = dir / "transforms.json";
-      const auto js = read_json(j);
-      if (!js.contains("pet_grid")) throw make_error(j.string(), ": no pet_grid recorded; give --like FILE");
-      target = geometry_from_json(js["pet_grid"]);
-    }
-    pull = t.pet_to_mni();
-  } else {
-    target = output_grid(vm);
-    pull = t.mni_to_pet();
-  }
-  if (labels) {
-    const LabelImage src = read_labels(in);
-    write_labels(out, nz::resample_nearest(src, target, pull));
-  } else {
-    const Image3D src = read_image(in);
-    write_image(out, nz::resample_linear(src, target, pull));
-  }
-  Provenance prov;
-  prov.inputs = {in, dir / "transforms.json"};
-  prov.configuration = {{"normalize_apply",
-                         {{"direction", inverse ? "MNI -> PET" : "PET -> MNI"},
-                          {"interpolation", labels ? "nearest" : "linear"},
-                          {"grid", geometry_json(target)}}}};
-  write_json(sidecar_path(out), prov.to_json());
-  log::info("normalize --apply: wrote ", out.string());
-  return 0;
-}
+struct ApplyCliOptions {
+  fs::path in, transforms, out, like;
+  bool inverse = false, labels = false, force = false;
+  double spacing = 2.0;      // PET -> MNI output grid
+  std::vector<double> bbox;  // xmin ymin zmin xmax ymax zmax, RAS mm
+};
 
-// ------------------------------------------------------------------------------------ normalize
-int run_normalize(const po::variables_map& vm) {
-  if (vm.count("apply")) return run_apply(vm);
+struct NormalizeCliOptions {
+  bool apply = false;
+  ApplyCliOptions apply_options;
+  fs::path t1, pet, out;
+  bool dynamic = false;      // --pet (frames) rather than --pet-mean
+  bool force = false;
+  std::string atlas;
+  std::string template_choice;  // auto, head or brain
+  std::string tracer;        // --tracer as given (empty: the sidecar's tracer name)
+  std::string reference;     // --reference as given
+  nz::WorkflowOptions workflow;
+};
+
+NormalizeCliOptions options_from(const po::variables_map& vm) {
+  NormalizeCliOptions o;
+  if (vm.count("apply")) {
+    o.apply = true;
+    ApplyCliOptions& a = o.apply_options;
+    if (!vm.count("in")) throw Error("--apply: no --in FILE given");
+    if (!vm.count("transforms")) throw Error("--apply: no --transforms DIR given (the transforms/ folder of a normalize run)");
+    if (!vm.count("out")) throw Error("--apply: no --out FILE given");
+    a.in = vm["in"].as<std::string>();
+    a.transforms = vm["transforms"].as<std::string>();
+    a.out = vm["out"].as<std::string>();
+    a.inverse = vm.count("inverse") > 0;
+    a.labels = vm.count("labels") > 0;
+    a.force = vm.count("force") > 0;
+    if (vm.count("like")) a.like = vm["like"].as<std::string>();
+    a.spacing = vm["spacing"].as<double>();
+    a.bbox = vm["bbox"].as<std::vector<double>>();
+    return o;
+  }
   if (!vm.count("t1")) throw Error("no --t1 FILE given");
   if (!vm.count("pet") && !vm.count("pet-mean")) throw Error("no --pet FILE or --pet-mean FILE given");
   if (vm.count("pet") && vm.count("pet-mean")) throw Error("give either --pet or --pet-mean, not both");
   if (!vm.count("out")) throw Error("no --out DIR given");
   // Registration options (checked before any input is read).
-  nz::CoregisterOptions co;
-  nz::TemplateOptions to;
+  nz::TemplateOptions& to = o.workflow.normalization;
   to.working_spacing_mm = vm["working-spacing"].as<double>();
   to.deformable = vm.count("affine-only") == 0;
   if (!(to.working_spacing_mm >= 0.5 && to.working_spacing_mm <= 8))
@@ -211,171 +173,178 @@ int run_normalize(const po::variables_map& vm) {
   for (int f : to.bspline.shrink) to.bspline.grid_mm.push_back(grid * f);
   to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
   to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
-  const fs::path t1_path = vm["t1"].as<std::string>();
-  const bool dynamic = vm.count("pet") > 0;
-  const fs::path pet_path = dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
-  const fs::path out = vm["out"].as<std::string>();
-  const bool force = vm.count("force") > 0;
-  require_file(t1_path, "T1 image");
-  require_file(pet_path, "PET image");
+  o.workflow.trim_reference = vm.count("no-trim") == 0;
+  o.workflow.grey_matter_mask = vm.count("gm-mask") > 0;
+  o.t1 = vm["t1"].as<std::string>();
+  o.dynamic = vm.count("pet") > 0;
+  o.pet = o.dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
+  o.out = vm["out"].as<std::string>();
+  o.force = vm.count("force") > 0;
+  o.atlas = vm["atlas"].as<std::string>();
+  o.template_choice = vm["template"].as<std::string>();
+  if (vm.count("tracer")) o.tracer = vm["tracer"].as<std::string>();
+  if (vm.count("reference")) o.reference = vm["reference"].as<std::string>();
+  o.workflow.pet_name = o.pet.filename().string();
+  o.workflow.t1_name = o.t1.filename().string();
+  o.workflow.pet_context = o.pet.string();
+  return o;
+}
+
+// ------------------------------------------------------------------------------------- --apply
+int run_apply(const ApplyCliOptions& a) {
+  require_file(a.in, "input image");
+  if (!is_nifti(a.out)) throw make_error(a.out.string(), ": --out must be a NIfTI file name (.nii or .nii.gz)");
   std::error_code ec;
-  const fs::path xdir = out / "transforms";
-  if (fs::exists(xdir / "transforms.json", ec) && !force)
-    throw make_error(out.string(), ": holds a previous normalize run (use --force to overwrite)");
+  if (fs::exists(a.out, ec) && !a.force) throw make_error(a.out.string(), ": exists (use --force to overwrite)");
+  const nz::SubjectTransforms t = nz::read_transforms(a.transforms);
+
+  Geometry target;
+  nz::Transform pull;
+  if (a.inverse) {
+    if (!a.like.empty()) {
+      target = read_image_info(a.like).geom;
+    } else {
+      const fs::path j = a.transforms / "transforms.json";
+      const auto js = read_json(j);
+      if (!js.contains("pet_grid")) throw make_error(j.string(), ": no pet_grid recorded; give --like FILE");
+      target = geometry_from_json(js["pet_grid"]);
+    }
+    pull = t.pet_to_mni();
+  } else {
+    const auto& box = a.bbox;
+    if (box.size() != 6) throw make_error("--bbox takes 6 numbers (xmin ymin zmin xmax ymax zmax, MNI mm), not ", box.size());
+    target = nz::mni_grid(a.spacing, {box[0], box[1], box[2]}, {box[3], box[4], box[5]});
+    pull = t.mni_to_pet();
+  }
+  if (a.labels) {
+    const LabelImage src = read_labels(a.in);
+    write_labels(a.out, nz::resample_nearest(src, target, pull));
+  } else {
+    const Image3D src = read_image(a.in);
+    write_image(a.out, nz::resample_linear(src, target, pull));
+  }
+  Provenance prov;
+  prov.inputs = {a.in, a.transforms / "transforms.json"};
+  prov.configuration = {{"normalize_apply",
+                         {{"direction", a.inverse ? "MNI -> PET" : "PET -> MNI"},
+                          {"interpolation", a.labels ? "nearest" : "linear"},
+                          {"grid", geometry_json(target)}}}};
+  write_json(sidecar_path(a.out), prov.to_json());
+  log::info("normalize --apply: wrote ", a.out.string());
+  return 0;
+}
+
+// ------------------------------------------------------------------------------------ normalize
+int run_normalize(const po::variables_map& vm) {
+  const NormalizeCliOptions o = options_from(vm);
+  if (o.apply) return run_apply(o.apply_options);
+  require_file(o.t1, "T1 image");
+  require_file(o.pet, "PET image");
+  std::error_code ec;
+  const fs::path xdir = o.out / "transforms";
+  if (fs::exists(xdir / "transforms.json", ec) && !o.force)
+    throw make_error(o.out.string(), ": holds a previous normalize run (use --force to overwrite)");
 
   // Atlas and templates first: a missing template package fails before any work.
-  const roi::Atlas atlas = roi::load_atlas(vm["atlas"].as<std::string>());
-  const std::string template_choice = vm["template"].as<std::string>();
-  if (template_choice != "auto" && template_choice != "head" && template_choice != "brain")
-    throw make_error("--template ", template_choice, ": expected auto, head or brain");
+  const roi::Atlas atlas = roi::load_atlas(o.atlas);
+  if (o.template_choice != "auto" && o.template_choice != "head" && o.template_choice != "brain")
+    throw make_error("--template ", o.template_choice, ": expected auto, head or brain");
 
   // Inputs.
   DynamicImage pet;
   Image3D pet_mean;
-  if (dynamic) {
-    pet = read_dynamic(pet_path);
-    pet_mean = time_average(pet);
-  } else {
-    pet_mean = read_image(pet_path);
-  }
-  const Image3D t1 = read_image(t1_path);
-  const bool brain_t1 = template_choice == "brain" || (template_choice == "auto" && zero_fraction(t1) > 0.6);
+  if (o.dynamic)
+    pet = read_dynamic(o.pet);
+  else
+    pet_mean = read_image(o.pet);
+  const Image3D t1 = read_image(o.t1);
+  const bool brain_t1 = o.template_choice == "brain" || (o.template_choice == "auto" && nz::looks_skull_stripped(t1));
   const char* tkey = brain_t1 ? "T1_brain" : "T1_head";
   if (!atlas.templates.count(tkey)) throw make_error(atlas.definition_file.string(), ": no \"", tkey, "\" template");
-  const Image3D tpl = read_image(atlas.templates.at(tkey));
+  nz::TemplateSpace space;
+  space.t1 = read_image(atlas.templates.at(tkey));
   if (!atlas.templates.count("T1_brain")) throw make_error(atlas.definition_file.string(), ": no \"T1_brain\" template");
-  const Image3D tpl_brain = brain_t1 ? tpl : read_image(atlas.templates.at("T1_brain"));
+  space.brain = brain_t1 ? space.t1 : read_image(atlas.templates.at("T1_brain"));
+  space.labels = read_labels(atlas.labels_image);
+  for (const auto& [value, name] : atlas.label_names) space.label_names[value] = name;
 
-  // Reference region choice.
-  std::string tracer = vm.count("tracer") ? vm["tracer"].as<std::string>() : (dynamic ? pet.frames.tracer : "");
+  // Reference region choice: --reference, else the tracer's (--tracer, or the sidecar's tracer name).
+  std::string tracer = !o.tracer.empty() ? o.tracer : (o.dynamic ? pet.frames.tracer : "");
   std::transform(tracer.begin(), tracer.end(), tracer.begin(), ::tolower);
-  std::string ref_name = vm.count("reference") ? vm["reference"].as<std::string>() : "";
+  std::string ref_name = o.reference;
   if (ref_name.empty() && !tracer.empty()) {
     try {
       ref_name = atlas.reference_for_tracer(tracer).name;
     } catch (const Error&) {
-      if (vm.count("tracer")) throw;
+      if (!o.tracer.empty()) throw;
       log::warn("no reference region is defined for tracer \"", tracer, "\"; none placed");
     }
   }
-  const roi::ReferenceRegion* ref = ref_name.empty() ? nullptr : &atlas.reference(ref_name);
-
-  using clock = std::chrono::steady_clock;
-  auto seconds = [](clock::time_point a) { return std::chrono::duration<double>(clock::now() - a).count(); };
-  auto cpu_seconds = [](std::clock_t a) { return double(std::clock() - a) / CLOCKS_PER_SEC; };  // all threads
-  nz::SubjectTransforms st;
-  auto t0 = clock::now();
-  auto c0 = std::clock();
-  const nz::CoregisterResult cr = nz::coregister(pet_mean, t1, co, pet_path.filename().string(), t1_path.filename().string());
-  st.t1_to_pet = cr.t1_to_pet;
-  const double t_coreg = seconds(t0), c_coreg = cpu_seconds(c0);
-  t0 = clock::now();
-  c0 = std::clock();
-  st.normalization = nz::to_template(t1, tpl, to, t1_path.filename().string(), &tpl_brain);
-  const double t_norm = seconds(t0), c_norm = cpu_seconds(c0);
-  log::info("normalize: time: PET -> T1 ", t_coreg, " s, T1 -> MNI ", t_norm, " s");
-
-  // Derived images.
-  const std::string stem = output_stem(pet_path);
-  const std::string tstem = output_stem(t1_path);
-  const Geometry mni1 = nz::mni_grid(1.0, {-90, -126, -72}, {90, 90, 108});
-  const Image3D t1_mni = nz::resample_linear(t1, mni1, st.mni_to_t1());
-  const Image3D pet_in_t1 = nz::resample_linear(pet_mean, t1.geom, st.t1_to_pet_transform());
-  // The T1 in the PET's physical space (at the finer of the two voxel sizes), for coregistration QC.
-  const double fine = std::min({t1.geom.spacing[0], t1.geom.spacing[1], t1.geom.spacing[2], pet_mean.geom.spacing[0]});
-  const Image3D t1_in_pet = nz::resample_linear(t1, nz::regrid(pet_mean.geom, fine), st.pet_to_t1_transform());
-  const LabelImage aal = read_labels(atlas.labels_image);
-  const nz::Transform pet_to_mni = st.pet_to_mni();
-  const LabelImage native_labels = nz::resample_nearest(aal, pet_mean.geom, pet_to_mni);
-  // The same labels on a sub-voxel grid, for partial-volume ROI weights (petpipe roi --fractional).
-  const LabelImage subvoxel_labels = with_context(pet_path.string(), [&] {
-    return nz::resample_nearest_subvoxel(aal, native_labels, pet_to_mni);
-  });
-  const Image3D template_in_t1 = nz::resample_linear(tpl, t1.geom, st.t1_to_mni());
-
-  nz::ReferenceResult rr;
-  nz::TissueResult tissue;
-  std::vector<double> ref_tac;
-  if (ref) {
-    const Mask rm = roi::region_mask(ref->region, aal);
-    Mask exclude(aal.geom, 0);
-    if (ref->name == "cerebellum_gm")
-      for (const auto& [value, name] : atlas.label_names)
-        if (name.rfind("Vermis", 0) == 0)
-          for (std::size_t v = 0; v < aal.data.size(); ++v)
-            if (aal.data[v] == value) exclude.data[v] = 1;
-    rr = nz::place_reference_region(rm, exclude, pet_mean, pet_to_mni, nz::reference_options_for(ref->name, vm.count("no-trim") == 0));
-    if (vm.count("gm-mask")) {
-      // Brain = the template brain (ch2bet > 0) pulled back into T1 space; k-means CSF / GM / WM on the
-      // T1 inside it; GM fraction of each PET voxel (27 sub-samples); keep reference voxels >= 50 % GM.
-      Mask tb(tpl_brain.geom, 0);
-      for (std::size_t v = 0; v < tb.data.size(); ++v) tb.data[v] = tpl_brain.data[v] > 0;
-      const Image3D bt1 = nz::resample_occupancy(tb, t1.geom, st.t1_to_mni(), 1);
-      Mask brain(t1.geom, 0);
-      for (std::size_t v = 0; v < brain.data.size(); ++v) brain.data[v] = bt1.data[v] >= 0.5f;
-      tissue = nz::classify_tissue(t1, brain);
-      Mask gm(t1.geom, 0);
-      for (std::size_t v = 0; v < gm.data.size(); ++v) gm.data[v] = tissue.classes.data[v] == nz::kTissueGrey;
-      const Image3D gm_pet = nz::resample_occupancy(gm, pet_mean.geom, st.pet_to_t1_transform(), 3);
-      const std::size_t before = rr.final_voxels;
-      if (!nz::restrict_to_grey_matter(rr, gm_pet, 0.5, 10))
-        log::warn("normalize: grey-matter masking would leave fewer than 10 reference voxels; skipped");
-      log::info("normalize: T1 k-means centres CSF/GM/WM ", tissue.centres[0], " / ", tissue.centres[1], " / ",
-                tissue.centres[2], "; grey-matter masking kept ", rr.final_voxels, " of ", before, " reference voxels");
-    }
-    if (dynamic) ref_tac = nz::region_tac(pet, rr.mask);
-    log::info("normalize: reference region ", ref->name, ": ", rr.final_voxels, " PET voxels (",
-              rr.candidate_voxels, " before mode trimming)");
+  std::optional<nz::ReferenceInput> reference;
+  if (!ref_name.empty()) {
+    const roi::ReferenceRegion& ref = atlas.reference(ref_name);
+    reference = nz::ReferenceInput{ref.name, roi::region_mask(ref.region, space.labels)};
   }
 
+  const nz::SubjectNormalization r = o.dynamic ? nz::normalize_subject(pet, t1, space, reference, o.workflow)
+                                               : nz::normalize_subject(pet_mean, t1, space, reference, o.workflow);
+  const nz::SubjectTransforms& st = r.transforms;
+
   // Outputs (each written atomically; nothing is written before every step above succeeded).
-  fs::create_directories(out, ec);
-  if (ec) throw make_error(out.string(), ": cannot create directory: ", ec.message());
+  const std::string stem = output_stem(o.pet);
+  const std::string tstem = output_stem(o.t1);
+  fs::create_directories(o.out, ec);
+  if (ec) throw make_error(o.out.string(), ": cannot create directory: ", ec.message());
   nz::write_transforms(xdir, st);
   {
     nlohmann::json j = read_json(xdir / "transforms.json");
-    j["pet_grid"] = geometry_json(pet_mean.geom);
+    j["pet_grid"] = geometry_json(r.pet_mean.geom);
     j["t1_grid"] = geometry_json(t1.geom);
     j["template"] = atlas.templates.at(tkey).string();
     write_json(xdir / "transforms.json", j);
   }
-  const std::string space = "space-" + (atlas.space.empty() ? std::string("MNI") : atlas.space);
-  write_image(out / (tstem + "_" + space + "_T1w.nii.gz"), t1_mni);
-  write_image(out / (stem + "_space-T1w_desc-mean_pet.nii.gz"), pet_in_t1);
-  write_image(out / (tstem + "_desc-coreg_T1w.nii.gz"), t1_in_pet);
-  write_image(out / (tstem + "_desc-template_T1w.nii.gz"), template_in_t1);
-  if (dynamic) write_image(out / (stem + "_desc-mean_pet.nii.gz"), pet_mean);
-  write_labels(out / (stem + "_seg-AAL_dseg.nii.gz"), native_labels);
-  write_labels(out / (stem + "_seg-AAL_desc-subvoxel_dseg.nii.gz"), subvoxel_labels);
+  const std::string space_entity = "space-" + (atlas.space.empty() ? std::string("MNI") : atlas.space);
+  write_image(o.out / (tstem + "_" + space_entity + "_T1w.nii.gz"), r.t1_mni);
+  write_image(o.out / (stem + "_space-T1w_desc-mean_pet.nii.gz"), r.pet_in_t1);
+  write_image(o.out / (tstem + "_desc-coreg_T1w.nii.gz"), r.t1_in_pet);
+  write_image(o.out / (tstem + "_desc-template_T1w.nii.gz"), r.template_in_t1);
+  if (o.dynamic) write_image(o.out / (stem + "_desc-mean_pet.nii.gz"), r.pet_mean);
+  write_labels(o.out / (stem + "_seg-AAL_dseg.nii.gz"), r.labels);
+  write_labels(o.out / (stem + "_seg-AAL_desc-subvoxel_dseg.nii.gz"), r.subvoxel_labels);
   nlohmann::json summary;
-  if (ref) {
-    write_mask(out / (stem + "_desc-" + ref->name + "_mask.nii.gz"), rr.mask);
-    if (!tissue.classes.data.empty()) write_labels(out / (tstem + "_desc-kmeans_dseg.nii.gz"), tissue.classes);
-    summary["reference_region"] = {{"name", ref->name},
+  if (r.reference) {
+    const nz::ReferencePlacement& ref = *r.reference;
+    const nz::ReferenceResult& rr = ref.region;
+    write_mask(o.out / (stem + "_desc-" + ref.name + "_mask.nii.gz"), rr.mask);
+    if (ref.grey_matter_masked) write_labels(o.out / (tstem + "_desc-kmeans_dseg.nii.gz"), ref.tissue.classes);
+    summary["reference_region"] = {{"name", ref.name},
                                    {"atlas_voxels", rr.template_voxels},
                                    {"trimmed_atlas_voxels", rr.trimmed_template_voxels},
                                    {"candidate_pet_voxels", rr.candidate_voxels},
                                    {"final_pet_voxels", rr.final_voxels},
                                    {"mean_pet_mode", rr.mode},
                                    {"mean_pet_robust_sd", rr.robust_sd},
-                                   {"trimmed", vm.count("no-trim") == 0},
-                                   {"grey_matter_masked", !tissue.classes.data.empty()}};
-    if (!tissue.classes.data.empty())
+                                   {"trimmed", ref.trimmed},
+                                   {"grey_matter_masked", ref.grey_matter_masked}};
+    if (ref.grey_matter_masked)
       summary["tissue_classes"] = {{"labels", "1 CSF, 2 GM, 3 WM (k-means of T1 intensities in the template brain)"},
-                                   {"centres", tissue.centres}, {"voxels", tissue.voxels}};
-    if (dynamic) {
+                                   {"centres", ref.tissue.centres}, {"voxels", ref.tissue.voxels}};
+    if (o.dynamic) {
       Table tab;
-      tab.columns = {"frame_start", "frame_end", ref->name};
-      for (std::size_t f = 0; f < ref_tac.size(); ++f)
-        tab.add_row({format_number(pet.frames.start_s[f]), format_number(pet.frames.end_s(f)), format_number(ref_tac[f])});
-      write_tsv(out / (stem + "_desc-" + ref->name + "_tacs.tsv"), tab);
+      tab.columns = {"frame_start", "frame_end", ref.name};
+      for (std::size_t f = 0; f < ref.tac.size(); ++f)
+        tab.add_row({format_number(pet.frames.start_s[f]), format_number(pet.frames.end_s(f)), format_number(ref.tac[f])});
+      write_tsv(o.out / (stem + "_desc-" + ref.name + "_tacs.tsv"), tab);
     }
   }
+  const nz::CoregisterResult& cr = r.coregistration;
+  const nz::TemplateOptions& to = o.workflow.normalization;
   summary["coregistration"] = {{"rotation_deg", st.t1_to_pet.rotation_degrees()},
                                {"mattes_mi", cr.metric},
                                {"nmi", cr.nmi},
                                {"orientation_nmi", {cr.orientation.identity_nmi, cr.orientation.best_other_nmi}}};
-  summary["timing_s"] = {{"pet_to_t1", t_coreg}, {"t1_to_mni", t_norm}, {"pet_to_t1_cpu", c_coreg}, {"t1_to_mni_cpu", c_norm}};
+  summary["timing_s"] = {{"pet_to_t1", r.coregister_seconds}, {"t1_to_mni", r.normalize_seconds},
+                         {"pet_to_t1_cpu", r.coregister_cpu_seconds}, {"t1_to_mni_cpu", r.normalize_cpu_seconds}};
   summary["normalization"] = {{"template", atlas.templates.at(tkey).string()},
                               {"affine_scale", std::cbrt(st.normalization.mni_to_t1.determinant())},
                               {"affine_mattes_mi", st.normalization.affine_metric},
@@ -384,10 +353,10 @@ int run_normalize(const po::variables_map& vm) {
                               {"working_spacing_mm", to.working_spacing_mm},
                               {"deformable_rms", {st.normalization.deformable_initial_rms, st.normalization.deformable_final_rms}}};
   Provenance prov;
-  prov.inputs = {pet_path, t1_path, atlas.definition_file, atlas.templates.at(tkey), atlas.labels_image};
+  prov.inputs = {o.pet, o.t1, atlas.definition_file, atlas.templates.at(tkey), atlas.labels_image};
   prov.configuration = {{"normalize", summary}};
-  write_json(out / (stem + "_normalize.json"), prov.to_json());
-  log::info("normalize: wrote ", out.string());
+  write_json(o.out / (stem + "_normalize.json"), prov.to_json());
+  log::info("normalize: wrote ", o.out.string());
   return 0;
 }
 
