@@ -16,6 +16,7 @@
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
 #include "petpipe/roi/atlas.hpp"
 #include "petpipe/stats/glm_workflow.hpp"
 
@@ -119,15 +120,16 @@ GlmCliOptions options_from(const po::variables_map& vm) {
   else
     throw make_error("--coding: '", o.coding, "' is not treatment or cell-means");
   design.center_covariates = !vm.count("no-center");
+  // Design, contrasts and thresholds: the rows of the group table (petpipe group passes them on).
+  const pipeline::GroupParams gp = pipeline::group_table().from_vm(vm);
   std::vector<stats::ContrastSpec> contrasts;
-  if (vm.count("contrast"))
-    for (const auto& s : vm["contrast"].as<std::vector<std::string>>()) {
-      const stats::ContrastSpec c = parse_contrast(s);
-      for (const auto& other : contrasts)
-        if (other.name == c.name) throw make_error("--contrast: name '", c.name, "' given twice");
-      contrasts.push_back(c);
-    }
-  const std::string formula = vm["design"].as<std::string>();
+  for (const auto& s : gp.contrasts) {
+    const stats::ContrastSpec c = parse_contrast(s);
+    for (const auto& other : contrasts)
+      if (other.name == c.name) throw make_error("--contrast: name '", c.name, "' given twice");
+    contrasts.push_back(c);
+  }
+  const std::string formula = gp.design;
 
   if (!o.roi_table.empty()) {
     o.roi.formula = formula;
@@ -141,17 +143,14 @@ GlmCliOptions options_from(const po::variables_map& vm) {
   v.design = design;
   v.contrasts = contrasts;
   if (v.contrasts.empty()) throw Error("no --contrast given (e.g. --contrast \"secure_gt_insecure=secure>insecure\")");
-  v.fdr_q = vm["fdr"].as<double>();
-  if (!(v.fdr_q > 0 && v.fdr_q < 1)) throw make_error("--fdr ", v.fdr_q, ": must be in (0, 1)");
-  v.cluster_forming_p = vm["cluster-p"].as<double>();
-  if (!(v.cluster_forming_p > 0 && v.cluster_forming_p < 1))
-    throw make_error("--cluster-p ", v.cluster_forming_p, ": must be in (0, 1)");
-  v.tfce = vm.count("tfce") > 0;
-  v.permutations = vm["permutations"].as<std::size_t>();
+  v.fdr_q = gp.fdr_q;
+  v.cluster_forming_p = gp.cluster_p;
+  v.tfce = gp.tfce;
+  v.permutations = gp.permutations;
   const int conn = vm["connectivity"].as<int>();
   if (conn != 6 && conn != 18 && conn != 26) throw make_error("--connectivity ", conn, ": must be 6, 18 or 26");
   v.connectivity = conn == 6 ? stats::Connectivity::c6 : conn == 18 ? stats::Connectivity::c18 : stats::Connectivity::c26;
-  v.seed = vm["seed"].as<std::uint64_t>();
+  v.seed = gp.seed;
   v.pet_variance = vm.count("pet-variance") > 0;
   return o;
 }
@@ -535,21 +534,15 @@ Command glm_command() {
         ("maps-list", po::value<std::string>(), "TSV with participant_id and path columns")
         ("roi-table", po::value<std::string>(), "ROI long table (participant_id, roi, value): ROI statistics")
         ("participants", po::value<std::string>(), "participants.tsv")
-        ("design", po::value<std::string>(), "model formula, e.g. \"group + age + sex\"")
-        ("contrast", po::value<std::vector<std::string>>(), "NAME=SPEC (repeatable)")
         ("out", po::value<std::string>(), "output directory")
         ("mask", po::value<std::string>(), "explicit mask (intersected with the valid voxels)")
-        ("fdr", po::value<double>()->default_value(0.05), "FDR q for the thresholded maps")
-        ("cluster-p", po::value<double>()->default_value(0.001), "cluster-forming uncorrected p")
         ("connectivity", po::value<int>()->default_value(18), "clusters: 6, 18 or 26 (TFCE: 6 if 6, else 26)")
-        ("permutations", po::value<std::size_t>()->default_value(0), "number of permutations (0: none; 5000 with --tfce)")
-        ("tfce", "TFCE with permutation FWE")
-        ("seed", po::value<std::uint64_t>()->default_value(0), "permutation seed")
         ("coding", po::value<std::string>()->default_value("treatment"), "factor coding: treatment or cell-means")
         ("no-center", "do not mean-centre covariates")
         ("pet-variance", "SPM PET-mode variance: add 1e-3 x max residual variance")
         ("roi-full-only", "ROI mode: only the full model, not the nested ones")
         ("atlas", po::value<std::string>()->default_value("aal"), "atlas for peak labels");
+    pipeline::group_table().add_options(d, {"map", "mask"});
   };
   c.run = run_glm;
   return c;

@@ -15,6 +15,7 @@
 
 #include "petpipe/core/bids.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/provenance.hpp"
@@ -22,6 +23,8 @@
 #include "petpipe/normalize/normalize.hpp"
 #include "petpipe/normalize/workflow.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/config.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
 #include "petpipe/roi/atlas.hpp"
 
 namespace petpipe::cli {
@@ -64,21 +67,6 @@ void require_file(const fs::path& p, const std::string& what) {
   if (!fs::exists(p, ec)) throw make_error(p.string(), ": ", what, " not found");
 }
 
-// "sub-01_trc-carfentanil_pet.nii.gz" -> "sub-01_trc-carfentanil"
-std::string output_stem(const fs::path& p) {
-  // BIDS names keep their subject, session, tracer, reconstruction and run entities only, so that
-  // "sub-01_trc-carfentanil_desc-mean_pet" gives "sub-01_trc-carfentanil" (outputs add their own desc).
-  if (auto name = bids::parse_name(p.filename().string())) {
-    std::string s = bids::derivative_name(*name, {}, "x", "");
-    return s.substr(0, s.size() - 2);
-  }
-  std::string s = strip_image_extension(p.filename().string());
-  for (const char* suffix : {"_pet", "_T1w"}) {
-    const std::string x(suffix);
-    if (s.size() > x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0) return s.substr(0, s.size() - x.size());
-  }
-  return s;
-}
 
 nlohmann::json geometry_json(const Geometry& g) {
   return {{"size", g.size}, {"spacing_mm", g.spacing}, {"origin_lps_mm", g.origin}, {"direction", g.direction}};
@@ -130,7 +118,7 @@ NormalizeCliOptions options_from(const po::variables_map& vm) {
     a.labels = vm.count("labels") > 0;
     a.force = vm.count("force") > 0;
     if (vm.count("like")) a.like = vm["like"].as<std::string>();
-    a.spacing = vm["spacing"].as<double>();
+    a.spacing = pipeline::mni_table().from_vm(vm).voxel_mm;
     a.bbox = vm["bbox"].as<std::vector<double>>();
     return o;
   }
@@ -138,52 +126,35 @@ NormalizeCliOptions options_from(const po::variables_map& vm) {
   if (!vm.count("pet") && !vm.count("pet-mean")) throw Error("no --pet FILE or --pet-mean FILE given");
   if (vm.count("pet") && vm.count("pet-mean")) throw Error("give either --pet or --pet-mean, not both");
   if (!vm.count("out")) throw Error("no --out DIR given");
-  // Registration options (checked before any input is read).
+  // Registration options from the parameter tables (checked before any input is read).
+  const pipeline::NormalizeParams np = pipeline::normalize_table().from_vm(vm);
+  const pipeline::ReferenceParams rp = pipeline::reference_table().from_vm(vm);
   nz::TemplateOptions& to = o.workflow.normalization;
-  to.working_spacing_mm = vm["working-spacing"].as<double>();
-  to.deformable = vm.count("affine-only") == 0;
-  if (!(to.working_spacing_mm >= 0.5 && to.working_spacing_mm <= 8))
-    throw make_error("--working-spacing ", to.working_spacing_mm, ": expected 0.5 to 8 mm");
-  if (vm.count("demons-iterations")) {
-    const std::vector<int> its = parse_counts(vm["demons-iterations"].as<std::string>(), "--demons-iterations", 4);
-    to.demons.iterations = its;
-    to.demons.shrink = shrink_factors(its.size());
-  }
-  to.demons.field_sigma_mm = vm["field-sigma"].as<double>();
-  const std::string method = vm["deformable"].as<std::string>();
-  if (method == "bspline")
-    to.method = nz::TemplateOptions::Deformable::bspline;
-  else if (method == "demons")
-    to.method = nz::TemplateOptions::Deformable::demons;
-  else
-    throw make_error("--deformable ", method, ": expected bspline or demons");
-  const double grid = vm["bspline-grid"].as<double>();
-  if (!(grid >= 4 && grid <= 100)) throw make_error("--bspline-grid ", grid, ": expected 4 to 100 mm");
-  to.bspline_image_spacing_mm = vm["bspline-image-spacing"].as<double>();
-  to.bspline.smoothness_weight = vm["bspline-smoothness"].as<double>();
-  if (!(to.bspline.smoothness_weight >= 0)) throw make_error("--bspline-smoothness: expected a weight >= 0");
-  if (!(to.bspline_image_spacing_mm >= 0.5 && to.bspline_image_spacing_mm <= 8))
-    throw make_error("--bspline-image-spacing ", to.bspline_image_spacing_mm, ": expected 0.5 to 8 mm");
-  if (vm.count("bspline-iterations")) {
-    const std::vector<int> its = parse_counts(vm["bspline-iterations"].as<std::string>(), "--bspline-iterations", 3);
+  to = np.registration;
+  if (!np.bspline_iterations.empty()) {
+    const std::vector<int> its = parse_counts(np.bspline_iterations, "--bspline-iterations", 3);
     to.bspline.iterations = its;
     to.bspline.shrink = shrink_factors(its.size());
   }
+  if (!np.demons_iterations.empty()) {
+    const std::vector<int> its = parse_counts(np.demons_iterations, "--demons-iterations", 4);
+    to.demons.iterations = its;
+    to.demons.shrink = shrink_factors(its.size());
+  }
   to.bspline.grid_mm.clear();  // one lattice per level: grid x the level's shrink factor
-  for (int f : to.bspline.shrink) to.bspline.grid_mm.push_back(grid * f);
-  to.brain_margin_mm = vm.count("no-brain-mask") ? -1.0 : vm["brain-margin"].as<double>();
-  to.local_contrast_sigma_mm = vm["contrast-sigma"].as<double>();
-  o.workflow.trim_reference = vm.count("no-trim") == 0;
-  o.workflow.grey_matter_mask = vm.count("gm-mask") > 0;
+  for (int f : to.bspline.shrink) to.bspline.grid_mm.push_back(np.bspline_grid_mm * f);
+  if (!np.brain_mask) to.brain_margin_mm = -1.0;
+  o.workflow.trim_reference = rp.trim;
+  o.workflow.grey_matter_mask = rp.gm_mask;
+  o.reference = rp.region;
+  o.template_choice = np.template_name;
   o.t1 = vm["t1"].as<std::string>();
   o.dynamic = vm.count("pet") > 0;
   o.pet = o.dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
   o.out = vm["out"].as<std::string>();
   o.force = vm.count("force") > 0;
   o.atlas = vm["atlas"].as<std::string>();
-  o.template_choice = vm["template"].as<std::string>();
   if (vm.count("tracer")) o.tracer = vm["tracer"].as<std::string>();
-  if (vm.count("reference")) o.reference = vm["reference"].as<std::string>();
   o.workflow.pet_name = o.pet.filename().string();
   o.workflow.t1_name = o.t1.filename().string();
   o.workflow.pet_context = o.pet.string();
@@ -204,7 +175,7 @@ int run_apply(const ApplyCliOptions& a) {
     if (!a.like.empty()) {
       target = read_image_info(a.like).geom;
     } else {
-      const fs::path j = a.transforms / "transforms.json";
+      const fs::path j = layout::transform_files(a.transforms).json;
       const auto js = read_json(j);
       if (!js.contains("pet_grid")) throw make_error(j.string(), ": no pet_grid recorded; give --like FILE");
       target = geometry_from_json(js["pet_grid"]);
@@ -224,7 +195,7 @@ int run_apply(const ApplyCliOptions& a) {
     write_image(a.out, nz::resample_linear(src, target, pull));
   }
   Provenance prov;
-  prov.inputs = {a.in, a.transforms / "transforms.json"};
+  prov.inputs = {a.in, layout::transform_files(a.transforms).json};
   prov.configuration = {{"normalize_apply",
                          {{"direction", a.inverse ? "MNI -> PET" : "PET -> MNI"},
                           {"interpolation", a.labels ? "nearest" : "linear"},
@@ -241,8 +212,9 @@ int run_normalize(const po::variables_map& vm) {
   require_file(o.t1, "T1 image");
   require_file(o.pet, "PET image");
   std::error_code ec;
-  const fs::path xdir = o.out / "transforms";
-  if (fs::exists(xdir / "transforms.json", ec) && !o.force)
+  const layout::TransformFiles xfm = layout::transform_files(o.out / "transforms");
+  const fs::path xdir = xfm.dir;
+  if (fs::exists(xfm.json, ec) && !o.force)
     throw make_error(o.out.string(), ": holds a previous normalize run (use --force to overwrite)");
 
   // Atlas and templates first: a missing template package fails before any work.
@@ -268,16 +240,22 @@ int run_normalize(const po::variables_map& vm) {
   space.labels = read_labels(atlas.labels_image);
   for (const auto& [value, name] : atlas.label_names) space.label_names[value] = name;
 
-  // Reference region choice: --reference, else the tracer's (--tracer, or the sidecar's tracer name).
-  std::string tracer = !o.tracer.empty() ? o.tracer : (o.dynamic ? pet.frames.tracer : "");
-  std::transform(tracer.begin(), tracer.end(), tracer.begin(), ::tolower);
+  // Reference region choice: --reference, else the tracer preset's (--tracer, or the sidecar's tracer name).
+  const std::string tracer = !o.tracer.empty() ? o.tracer : (o.dynamic ? pet.frames.tracer : "");
   std::string ref_name = o.reference;
   if (ref_name.empty() && !tracer.empty()) {
-    try {
-      ref_name = atlas.reference_for_tracer(tracer).name;
-    } catch (const Error&) {
-      if (!o.tracer.empty()) throw;
-      log::warn("no reference region is defined for tracer \"", tracer, "\"; none placed");
+    const auto preset = pipeline::find_tracer_preset(tracer);
+    const bool has_region = preset && preset->config.contains("reference") &&
+                            preset->config["reference"].contains("region");
+    if (has_region) {
+      ref_name = preset->config["reference"]["region"].get<std::string>();
+    } else {
+      std::string known;
+      for (const auto& k : pipeline::known_tracers()) known += (known.empty() ? "" : ", ") + k;
+      if (!o.tracer.empty())
+        throw make_error("--tracer ", tracer, ": no tracer preset with a reference region (known: ", known,
+                         "); give --reference");
+      log::warn("no reference region is known for tracer \"", tracer, "\" (presets: ", known, "); none placed");
     }
   }
   std::optional<nz::ReferenceInput> reference;
@@ -291,32 +269,31 @@ int run_normalize(const po::variables_map& vm) {
   const nz::SubjectTransforms& st = r.transforms;
 
   // Outputs (each written atomically; nothing is written before every step above succeeded).
-  const std::string stem = output_stem(o.pet);
-  const std::string tstem = output_stem(o.t1);
+  const layout::NormalizeFiles files =
+      layout::normalize_files(layout::source_of(o.pet, {"_pet"}), layout::source_of(o.t1, {"_T1w"}), o.out);
   fs::create_directories(o.out, ec);
   if (ec) throw make_error(o.out.string(), ": cannot create directory: ", ec.message());
   nz::write_transforms(xdir, st);
   {
-    nlohmann::json j = read_json(xdir / "transforms.json");
+    nlohmann::json j = read_json(xfm.json);
     j["pet_grid"] = geometry_json(r.pet_mean.geom);
     j["t1_grid"] = geometry_json(t1.geom);
     j["template"] = atlas.templates.at(tkey).string();
-    write_json(xdir / "transforms.json", j);
+    write_json(xfm.json, j);
   }
-  const std::string space_entity = "space-" + (atlas.space.empty() ? std::string("MNI") : atlas.space);
-  write_image(o.out / (tstem + "_" + space_entity + "_T1w.nii.gz"), r.t1_mni);
-  write_image(o.out / (stem + "_space-T1w_desc-mean_pet.nii.gz"), r.pet_in_t1);
-  write_image(o.out / (tstem + "_desc-coreg_T1w.nii.gz"), r.t1_in_pet);
-  write_image(o.out / (tstem + "_desc-template_T1w.nii.gz"), r.template_in_t1);
-  if (o.dynamic) write_image(o.out / (stem + "_desc-mean_pet.nii.gz"), r.pet_mean);
-  write_labels(o.out / (stem + "_seg-AAL_dseg.nii.gz"), r.labels);
-  write_labels(o.out / (stem + "_seg-AAL_desc-subvoxel_dseg.nii.gz"), r.subvoxel_labels);
+  write_image(files.t1_mni, r.t1_mni);
+  write_image(files.pet_in_t1, r.pet_in_t1);
+  write_image(files.t1_coreg, r.t1_in_pet);
+  write_image(files.template_in_t1, r.template_in_t1);
+  if (o.dynamic) write_image(files.pet_mean, r.pet_mean);
+  write_labels(files.dseg, r.labels);
+  write_labels(files.dseg_subvoxel, r.subvoxel_labels);
   nlohmann::json summary;
   if (r.reference) {
     const nz::ReferencePlacement& ref = *r.reference;
     const nz::ReferenceResult& rr = ref.region;
-    write_mask(o.out / (stem + "_desc-" + ref.name + "_mask.nii.gz"), rr.mask);
-    if (ref.grey_matter_masked) write_labels(o.out / (tstem + "_desc-kmeans_dseg.nii.gz"), ref.tissue.classes);
+    write_mask(files.ref_mask(ref.name), rr.mask);
+    if (ref.grey_matter_masked) write_labels(files.t1_kmeans, ref.tissue.classes);
     summary["reference_region"] = {{"name", ref.name},
                                    {"atlas_voxels", rr.template_voxels},
                                    {"trimmed_atlas_voxels", rr.trimmed_template_voxels},
@@ -334,7 +311,7 @@ int run_normalize(const po::variables_map& vm) {
       tab.columns = {"frame_start", "frame_end", ref.name};
       for (std::size_t f = 0; f < ref.tac.size(); ++f)
         tab.add_row({format_number(pet.frames.start_s[f]), format_number(pet.frames.end_s(f)), format_number(ref.tac[f])});
-      write_tsv(o.out / (stem + "_desc-" + ref.name + "_tacs.tsv"), tab);
+      write_tsv(files.ref_tacs(ref.name), tab);
     }
   }
   const nz::CoregisterResult& cr = r.coregistration;
@@ -355,7 +332,7 @@ int run_normalize(const po::variables_map& vm) {
   Provenance prov;
   prov.inputs = {o.pet, o.t1, atlas.definition_file, atlas.templates.at(tkey), atlas.labels_image};
   prov.configuration = {{"normalize", summary}};
-  write_json(o.out / (stem + "_normalize.json"), prov.to_json());
+  write_json(files.record, prov.to_json());
   log::info("normalize: wrote ", o.out.string());
   return 0;
 }
@@ -422,47 +399,19 @@ Command normalize_command() {
         ("pet-mean", po::value<std::string>(), "mean PET image (3D), instead of --pet")
         ("t1", po::value<std::string>(), "the subject's T1-weighted image")
         ("out", po::value<std::string>(), "output directory (--apply: output image)")
-        ("tracer", po::value<std::string>(), "carfentanil | madam: picks the reference region")
-        ("reference", po::value<std::string>(), "reference region by name (occipital, cerebellum_gm)")
+        ("tracer", po::value<std::string>(), "tracer whose preset (tracers/) names the reference region")
         ("atlas", po::value<std::string>()->default_value("aal"), "atlas definition (name or JSON file)")
-        ("template", po::value<std::string>()->default_value("auto"),
-         "auto | head | brain: Colin27 with skull (ch2) or skull-stripped (ch2bet)")
-        ("working-spacing", po::value<double>()->default_value(2.0),
-         "grid of the displacement field (and of the demons images), mm")
-        ("affine-only", "T1 -> MNI by the affine alone")
-        ("deformable", po::value<std::string>()->default_value("bspline"),
-         "bspline (cubic B-spline free-form deformation, L-BFGS) | demons (symmetric-force demons)")
-        ("bspline-grid", po::value<double>()->default_value(10.0),
-         "final control-point spacing of the B-spline lattices, mm (levels at 4x, 2x, 1x)")
-        ("bspline-image-spacing", po::value<double>()->default_value(1.0),
-         "grid of the images matched at the finest B-spline level, mm (at most --working-spacing)")
-        ("bspline-smoothness", po::value<double>()->default_value(1.0),
-         "weight of the B-spline membrane energy (mean squared displacement gradient) against the "
-         "mean squared difference of the contrast-normalised images; 0: none")
-        ("bspline-iterations", po::value<std::string>(),
-         "L-BFGS iterations per level, coarse to fine, e.g. 60,60,60 (levels at 4x, 2x, 1x --working-spacing)")
-        ("gm-mask", "reference region restricted to PET voxels at least half grey matter, from a 3-class "
-                    "k-means of the T1 inside the template brain (writes <T1>_desc-kmeans_dseg.nii.gz)")
-        ("no-trim", "reference region untrimmed: the atlas region mapped into PET space by fractional "
-                    "occupancy only (no top/bottom sixths, vermis margin, erosion or mode trimming)")
-        ("brain-margin", po::value<double>()->default_value(6.0),
-         "deformable cost only inside the template brain (ch2bet) dilated by this margin, mm")
-        ("no-brain-mask", "deformable cost over the whole head (scalp and skull included)")
-        ("contrast-sigma", po::value<double>()->default_value(5.0),
-         "deformable step on locally contrast-normalised images, Gaussian sigma in mm (0: histogram matching)")
-        ("demons-iterations", po::value<std::string>(),
-         "demons iterations per level, coarse to fine, e.g. 80,50,30 (levels at 4x, 2x, 1x --working-spacing)")
-        ("field-sigma", po::value<double>()->default_value(0.0),
-         "demons diffusion regularisation, sigma in mm (0: 1.5 x the level spacing)")
         ("apply", "warp --in with the saved --transforms")
         ("in", po::value<std::string>(), "--apply: image to warp")
         ("transforms", po::value<std::string>(), "--apply: transforms/ folder of a normalize run")
         ("inverse", "--apply: MNI -> PET space (default PET -> MNI)")
         ("labels", "--apply: nearest-neighbour interpolation (label images)")
         ("like", po::value<std::string>(), "--apply --inverse: image whose grid is the output grid")
-        ("spacing", po::value<double>()->default_value(2.0), "--apply: MNI output spacing, mm")
         ("bbox", po::value<std::vector<double>>()->multitoken()->default_value({-90, -126, -72, 90, 90, 108}, "-90 -126 -72 90 90 108"),
          "--apply: MNI bounding box xmin ymin zmin xmax ymax zmax (RAS mm)");
+    pipeline::normalize_table().add_options(d);
+    pipeline::reference_table().add_options(d);
+    pipeline::mni_table().add_options(d);
   };
   c.run = run_normalize;
   return c;

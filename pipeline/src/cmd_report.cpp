@@ -14,6 +14,7 @@
 #include "petpipe/core/provenance.hpp"
 #include "petpipe/core/tsv.hpp"
 #include "petpipe/pipeline/command.hpp"
+#include "petpipe/pipeline/stage_params.hpp"
 #include "petpipe/qc/report.hpp"
 #include "petpipe/qc/report_io.hpp"
 #include "petpipe/roi/atlas.hpp"
@@ -46,18 +47,9 @@ qc::TemplateFiles template_files() {
 qc::ReportOptions report_options(const po::variables_map& vm) {
   qc::ReportOptions o;
   o.generator = "petpipe " + version_string() + " (git " + git_hash() + ")";
-  const std::string conv = opt(vm, "convention");
-  if (conv == "neurological") o.convention = qc::Convention::neurological;
-  else if (conv != "radiological") throw make_error("--convention: '", conv, "' is neither radiological nor neurological");
-  o.thresholds.max_fd_mm = vm["max-fd"].as<double>();
-  o.thresholds.max_translation_mm = vm["max-translation"].as<double>();
-  o.thresholds.max_rotation_deg = vm["max-rotation"].as<double>();
-  o.thresholds.theta3_edge_fraction = vm["max-theta3-edge"].as<double>();
-  o.thresholds.outlier_z = vm["outlier-z"].as<double>();
-  for (double v : {o.thresholds.max_fd_mm, o.thresholds.max_translation_mm, o.thresholds.max_rotation_deg,
-                   o.thresholds.theta3_edge_fraction, o.thresholds.outlier_z})
-    if (!(v > 0)) throw Error("warning thresholds (--max-fd, --max-translation, --max-rotation, --max-theta3-edge, "
-                              "--outlier-z) must be positive");
+  const pipeline::ReportQcParams p = pipeline::report_qc_table().from_vm(vm);
+  o.convention = p.convention;
+  o.thresholds = p.thresholds;
   if (vm.count("bpnd-max")) o.bpnd_max = vm["bpnd-max"].as<double>();
   return o;
 }
@@ -247,13 +239,8 @@ Command report_command() {
         ("participants", po::value<std::string>(), "group: participants/design TSV")
         ("group-column", po::value<std::string>()->default_value("group"), "group: participants column of the box-plot groups")
         ("threshold", po::value<double>()->default_value(3.0), "group: |statistic| shown when the map's sidecar gives none")
-        ("convention", po::value<std::string>()->default_value("radiological"), "radiological or neurological")
-        ("max-fd", po::value<double>()->default_value(1.0), "warning: framewise displacement above this (mm)")
-        ("max-translation", po::value<double>()->default_value(2.0), "warning: translation norm above this (mm)")
-        ("max-rotation", po::value<double>()->default_value(2.0), "warning: rotation above this (degrees)")
-        ("max-theta3-edge", po::value<double>()->default_value(0.10), "warning: theta3 grid-edge fraction above this")
-        ("outlier-z", po::value<double>()->default_value(3.0), "group: flag |robust z| above this")
         ("bpnd-max", po::value<double>(), "top of the BPND colour scale (default: 99.5th percentile of the positive values)");
+    pipeline::report_qc_table().add_options(d);
   };
   c.run = run_report;
   return c;

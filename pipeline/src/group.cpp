@@ -82,7 +82,6 @@ GroupResult run_group(const GroupOptions& o) {
     tracer = *tracers.begin();
   }
   const json cfg = effective_config(tracer, o.user_config, o.config_source);
-  const json& g = cfg["group"];
   const StudyParams sp = study_params(cfg, o.config_source);
 
   const layout::CohortLayout cl = layout::cohort_layout(o.derivatives);
@@ -137,47 +136,38 @@ GroupResult run_group(const GroupOptions& o) {
   write_tsv(group_participants, sub_table);
   write_tsv(maps_tsv, maps);
 
-  std::vector<std::string> contrasts;
-  for (const auto& c : g["contrasts"]) contrasts.push_back(c.get<std::string>());
   std::vector<std::vector<std::string>> commands;
+  // The design, contrasts and thresholds: the group table's rows that petpipe glm takes.
+  const std::vector<std::string> glm_params = group_table().to_args(sp.group, {"map", "mask"});
 
   // Voxelwise GLM.
   std::vector<std::string> glm{"glm", "--maps-list", maps_tsv.string(), "--participants", group_participants.string(),
-                               "--design", g["design"].get<std::string>(), "--out", cl.group_voxelwise.string(),
-                               "--fdr", format_number(g["fdr_q"].get<double>(), 10),
-                               "--cluster-p", format_number(g["cluster_p"].get<double>(), 10), "--force"};
-  for (const auto& c : contrasts) glm.insert(glm.end(), {"--contrast", c});
+                               "--out", cl.group_voxelwise.string(), "--force"};
+  glm.insert(glm.end(), glm_params.begin(), glm_params.end());
   // Analysis mask: the template brain (default), none (every voxel valid in all maps), or an image.
-  const std::string mask_choice = g["mask"].get<std::string>();
+  const std::string mask_choice = sp.group.mask;
   if (mask_choice == "brain") {
     const fs::path brain = cl.group_brain_mask;
-    write_mask(brain, template_brain_mask(cfg["roi"]["atlas"].get<std::string>(), map_paths.front()));
+    write_mask(brain, template_brain_mask(sp.roi.atlas, map_paths.front()));
     glm.insert(glm.end(), {"--mask", brain.string()});
   } else if (mask_choice != "none") {
     if (!fs::exists(mask_choice, ec))
       throw make_error("group: mask image ", mask_choice, " not found (\"group\": {\"mask\": \"brain\" | \"none\" | FILE})");
     glm.insert(glm.end(), {"--mask", mask_choice});
   }
-  if (g["permutations"].get<int>() > 0)
-    glm.insert(glm.end(), {"--permutations", std::to_string(g["permutations"].get<int>()), "--seed",
-                           std::to_string(g["seed"].get<std::uint64_t>())});
-  if (g["tfce"].get<bool>()) glm.push_back("--tfce");
   commands.push_back(glm);
 
   // ROI table of the smoothed maps and the ROI statistics.
   const fs::path long_tsv = cl.group_roi_long(sp.group.map);
-  std::vector<std::string> roi{"roi", "--atlas", cfg["roi"]["atlas"].get<std::string>(), "--participants",
-                               group_participants.string(), "--out", long_tsv.string(), "--force", "--in"};
+  std::vector<std::string> roi{"roi", "--participants", group_participants.string(), "--out", long_tsv.string(),
+                               "--force", "--in"};
   roi.insert(roi.end(), map_paths.begin(), map_paths.end());
-  if (!cfg["roi"]["regions"].empty()) {
-    roi.push_back("--rois");
-    for (const auto& r : cfg["roi"]["regions"]) roi.push_back(r.get<std::string>());
-  }
+  const auto roi_params = roi_table().to_args(sp.roi);
+  roi.insert(roi.end(), roi_params.begin(), roi_params.end());
   commands.push_back(roi);
   std::vector<std::string> roi_glm{"glm", "--roi-table", long_tsv.string(), "--participants", group_participants.string(),
-                                   "--design", g["design"].get<std::string>(), "--out", cl.group_roi.string(),
-                                   "--force"};
-  for (const auto& c : contrasts) roi_glm.insert(roi_glm.end(), {"--contrast", c});
+                                   "--out", cl.group_roi.string(), "--force"};
+  roi_glm.insert(roi_glm.end(), glm_params.begin(), glm_params.end());
   commands.push_back(roi_glm);
 
   json summary;
@@ -197,11 +187,14 @@ GroupResult run_group(const GroupOptions& o) {
   json j = prov.to_json();
   j["Group"] = summary;
   write_json(cl.group_summary, j);
-  if (cfg["report"]["enabled"].get<bool>()) {
+  if (sp.report.enabled) {
     // The group QC report; a report that cannot be written is a warning, not a failed analysis.
     try {
-      cli::run_in_process({"report", "--derivatives", o.derivatives.string(), "--group", "--participants",
-                           group_participants.string(), "--tracer", cfg["tracer"].get<std::string>(), "--force"});
+      std::vector<std::string> args{"report", "--derivatives", o.derivatives.string(), "--group", "--participants",
+                                    group_participants.string(), "--tracer", cfg["tracer"].get<std::string>(), "--force"};
+      const auto qc_args = report_qc_table().to_args(sp.report_qc);
+      args.insert(args.end(), qc_args.begin(), qc_args.end());
+      cli::run_in_process(args);
     } catch (const std::exception& e) {
       log::warn("group QC report not written: ", e.what());
     }

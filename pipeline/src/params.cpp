@@ -350,7 +350,9 @@ void Table::add_options(po::options_description& d, const std::vector<std::strin
     help += " (config: " + section_ + "." + r.key + ")";
     if (r.type == Type::boolean && r.switch_sets) {
       d.add_options()(r.flag.c_str(), po::bool_switch(), help.c_str());
-    } else if (r.type == Type::text_list || r.type == Type::frame_list || r.type == Type::real3) {
+    } else if (r.type == Type::text_list || r.type == Type::frame_list) {
+      d.add_options()(r.flag.c_str(), po::value<std::vector<std::string>>()->multitoken()->composing(), help.c_str());
+    } else if (r.type == Type::real3) {
       d.add_options()(r.flag.c_str(), po::value<std::vector<std::string>>()->multitoken(), help.c_str());
     } else {
       d.add_options()(r.flag.c_str(), po::value<std::string>(), help.c_str());

@@ -139,8 +139,10 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const Stu
 
 // The QC report (petpipe report) from whatever the scan produced, for complete and failed scans alike.
 // A report that cannot be written is a warning, never a failure of the scan.
-void write_subject_report(const ScanPaths& p) {
+void write_subject_report(const ScanPaths& p, const ReportQcParams& qc) {
   std::vector<std::string> args{"report", "--subject", "sub-" + p.subject, "--out", p.report.string(), "--force"};
+  const auto qc_args = report_qc_table().to_args(qc);
+  args.insert(args.end(), qc_args.begin(), qc_args.end());
   const std::vector<std::pair<const char*, fs::path>> inputs{
       {"--status", p.status},
       {"--motion", p.realign.motion},
@@ -188,6 +190,7 @@ ScanStatus run_scan(const bids::PetScan& scan, const json& cfg, const RunOptions
   fs::path status_file;
   std::optional<ScanPaths> paths;
   bool report = true;
+  ReportQcParams report_qc;
   try {
     status.tracer = cfg["tracer"];
     paths = scan_paths(scan, options.out, cfg);
@@ -195,6 +198,7 @@ ScanStatus run_scan(const bids::PetScan& scan, const json& cfg, const RunOptions
     status.stem = p.stem;
     const StudyParams sp = study_params(cfg, options.config_source);
     report = sp.report.enabled;
+    report_qc = sp.report_qc;
     status_file = p.status;
     fs::create_directories(p.pet_dir);
     fs::create_directories(p.state_dir);
@@ -224,7 +228,7 @@ ScanStatus run_scan(const bids::PetScan& scan, const json& cfg, const RunOptions
   } catch (const std::exception& e) {
     log::error("cannot write the status of sub-", scan.subject, ": ", e.what());
   }
-  if (paths && report) write_subject_report(*paths);
+  if (paths && report) write_subject_report(*paths, report_qc);
   return status;
 }
 

@@ -105,18 +105,46 @@ const StageTable<RealignParams>& realign_table() {
 
 const StageTable<NormalizeParams>& normalize_table() {
   using O = NormalizeParams;
+  using D = normalize::TemplateOptions::Deformable;
   static const StageTable<O> t(
       "normalize",
       {choice<O, std::string>("template", "template", {{"auto", "auto"}, {"head", "head"}, {"brain", "brain"}},
                               "Colin27 with skull (head), skull-stripped (brain), or chosen from the T1 (auto)",
                               [](O& o) -> auto& { return o.template_name; }),
        boolean<O>("deformable", "affine-only", "T1 -> MNI by the affine alone (no deformable step)",
-                  [](O& o) -> auto& { return o.deformable; }, false),
-       choice<O, std::string>("deformable_method", "deformable", {{"bspline", "bspline"}, {"demons", "demons"}},
-                              "deformable step: cubic B-spline free-form deformation or symmetric demons",
-                              [](O& o) -> auto& { return o.deformable_method; }),
+                  [](O& o) -> auto& { return o.registration.deformable; }, false),
+       choice<O, D>("deformable_method", "deformable", {{"bspline", D::bspline}, {"demons", D::demons}},
+                    "deformable step: cubic B-spline free-form deformation (L-BFGS) or symmetric-force demons",
+                    [](O& o) -> auto& { return o.registration.method; }),
        real<O>("working_spacing_mm", "working-spacing", "mm", between(0.5, 8),
-               "grid of the displacement field", [](O& o) -> auto& { return o.working_spacing_mm; })});
+               "grid of the displacement field (and of the demons images)",
+               [](O& o) -> auto& { return o.registration.working_spacing_mm; }),
+       real<O>("bspline_grid_mm", "bspline-grid", "mm", between(4, 100),
+               "final control-point spacing of the B-spline lattices (levels at 4x, 2x, 1x)",
+               [](O& o) -> auto& { return o.bspline_grid_mm; }),
+       real<O>("bspline_image_spacing_mm", "bspline-image-spacing", "mm", between(0.5, 8),
+               "grid of the images matched at the finest B-spline level (at most the working spacing)",
+               [](O& o) -> auto& { return o.registration.bspline_image_spacing_mm; }),
+       real<O>("bspline_smoothness", "bspline-smoothness", "", at_least(0),
+               "weight of the B-spline membrane energy against the mean squared image difference (0: none)",
+               [](O& o) -> auto& { return o.registration.bspline.smoothness_weight; }),
+       text<O>("bspline_iterations", "bspline-iterations",
+               "L-BFGS iterations per level, coarse to fine, e.g. 60,60,20 (empty: the default)",
+               [](O& o) -> auto& { return o.bspline_iterations; }),
+       boolean<O>("brain_mask", "no-brain-mask", "deformable cost over the whole head (scalp and skull included)",
+                  [](O& o) -> auto& { return o.brain_mask; }, false),
+       real<O>("brain_margin_mm", "brain-margin", "mm", between(0, 50),
+               "deformable cost only inside the template brain (ch2bet) dilated by this margin",
+               [](O& o) -> auto& { return o.registration.brain_margin_mm; }),
+       real<O>("contrast_sigma_mm", "contrast-sigma", "mm", at_least(0),
+               "deformable step on locally contrast-normalised images, Gaussian sigma (0: histogram matching)",
+               [](O& o) -> auto& { return o.registration.local_contrast_sigma_mm; }),
+       text<O>("demons_iterations", "demons-iterations",
+               "demons iterations per level, coarse to fine, e.g. 80,50,30 (empty: the default)",
+               [](O& o) -> auto& { return o.demons_iterations; }),
+       real<O>("field_sigma_mm", "field-sigma", "mm", at_least(0),
+               "demons diffusion regularisation, sigma (0: 1.5 x the level spacing)",
+               [](O& o) -> auto& { return o.registration.demons.field_sigma_mm; })});
   return t;
 }
 
@@ -226,6 +254,29 @@ const StageTable<ReportParams>& report_table() {
   return t;
 }
 
+const StageTable<ReportQcParams>& report_qc_table() {
+  using O = ReportQcParams;
+  static const StageTable<O> t(
+      "report",
+      {real<O>("max_fd_mm", "max-fd", "mm", above(0), "warning: framewise displacement above this",
+               [](O& o) -> auto& { return o.thresholds.max_fd_mm; }),
+       real<O>("max_translation_mm", "max-translation", "mm", above(0), "warning: translation norm above this",
+               [](O& o) -> auto& { return o.thresholds.max_translation_mm; }),
+       real<O>("max_rotation_deg", "max-rotation", "deg", above(0), "warning: rotation above this",
+               [](O& o) -> auto& { return o.thresholds.max_rotation_deg; }),
+       real<O>("max_theta3_edge", "max-theta3-edge", "", open_between(0, 1),
+               "warning: fraction of fitted voxels with theta3 on the grid edge above this",
+               [](O& o) -> auto& { return o.thresholds.theta3_edge_fraction; }),
+       real<O>("outlier_z", "outlier-z", "", above(0), "group report: flag a subject's ROI value above this |robust z|",
+               [](O& o) -> auto& { return o.thresholds.outlier_z; }),
+       choice<O, qc::Convention>("convention", "convention",
+                                 {{"radiological", qc::Convention::radiological},
+                                  {"neurological", qc::Convention::neurological}},
+                                 "slice display: patient left on the right (radiological) or on the left",
+                                 [](O& o) -> auto& { return o.convention; })});
+  return t;
+}
+
 const StageTable<GroupParams>& group_table() {
   using O = GroupParams;
   static const StageTable<O> t(
@@ -242,7 +293,8 @@ const StageTable<GroupParams>& group_table() {
                [](O& o) -> auto& { return o.cluster_p; }),
        text<O>("mask", "mask", "analysis mask: brain (the template brain), none, or a mask image in MNI space",
                [](O& o) -> auto& { return o.mask; }),
-       integer<O>("permutations", "permutations", "", between(0, 1000000), "permutations (0: none)",
+       integer<O>("permutations", "permutations", "", between(0, 1000000),
+                  "Freedman-Lane permutations (0: none, or 5000 with tfce)",
                   [](O& o) -> auto& { return o.permutations; }),
        boolean<O>("tfce", "tfce", "TFCE with permutation FWE", [](O& o) -> auto& { return o.tfce; }, true),
        integer<O>("seed", "seed", "", at_least(0), "permutation seed", [](O& o) -> auto& { return o.seed; })});
@@ -265,16 +317,16 @@ const StageTable<SlurmParams>& slurm_table() {
   return t;
 }
 
-std::vector<const Table*> all_tables() {
+std::vector<const params::Table*> all_tables() {
   return {&realign_table(), &normalize_table(), &reference_table(), &reference_source_table(), &mni_table(),
           &srtm_table(),    &smooth_table(),    &roi_table(),       &regional_table(),          &report_table(),
-          &group_table(),   &slurm_table()};
+          &report_qc_table(), &group_table(), &slurm_table()};
 }
 
 json default_config() {
   json c = json::object();
   c["tracer"] = "";
-  for (const Table* t : all_tables()) {
+  for (const params::Table* t : all_tables()) {
     json& s = c[t->section()];
     if (s.is_null()) s = json::object();
     s.update(t->defaults());
@@ -290,18 +342,18 @@ void check_config(const json& config, const std::string& source) {
       if (!it->is_string()) throw make_error(source, ": tracer: ", it->dump(), " is not allowed (expected a string)");
       continue;
     }
-    std::vector<const Table*> mine;
-    for (const Table* t : tables)
+    std::vector<const params::Table*> mine;
+    for (const params::Table* t : tables)
       if (t->section() == it.key()) mine.push_back(t);
     if (mine.empty()) {
       std::string known = "tracer";
-      for (const Table* t : tables)
+      for (const params::Table* t : tables)
         if (known.find(t->section()) == std::string::npos) known += ", " + t->section();
       throw make_error(source, ": unknown configuration key \"", it.key(), "\" (sections: ", known, ")");
     }
-    for (const Table* t : mine) {
+    for (const params::Table* t : mine) {
       std::vector<std::string> others;
-      for (const Table* o : mine)
+      for (const params::Table* o : mine)
         if (o != t)
           for (const auto& r : o->rows()) others.push_back(r.key);
       t->check_section(*it, source, others);
@@ -314,7 +366,7 @@ StudyParams study_params(const json& config, const std::string& source) {
   StudyParams s;
   s.tracer = config.value("tracer", "");
   auto section = [&](const std::string& name) { return config.contains(name) ? config[name] : json::object(); };
-  auto part = [&](const Table& t, const json& sec) {
+  auto part = [&](const params::Table& t, const json& sec) {
     json only = json::object();
     for (const auto& r : t.rows())
       if (sec.contains(r.key)) only[r.key] = sec[r.key];
@@ -330,7 +382,8 @@ StudyParams study_params(const json& config, const std::string& source) {
   smooth_table().apply_json(section("smooth"), s.smooth, source);
   roi_table().apply_json(part(roi_table(), section("roi")), s.roi, source);
   regional_table().apply_json(part(regional_table(), section("roi")), s.regional, source);
-  report_table().apply_json(section("report"), s.report, source);
+  report_table().apply_json(part(report_table(), section("report")), s.report, source);
+  report_qc_table().apply_json(part(report_qc_table(), section("report")), s.report_qc, source);
   group_table().apply_json(section("group"), s.group, source);
   slurm_table().apply_json(section("slurm"), s.slurm, source);
   return s;

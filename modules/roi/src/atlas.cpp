@@ -38,15 +38,6 @@ const Region& Atlas::region(const std::string& n) const {
   throw make_error(definition_file.string(), ": no region \"", n, "\" (known: ", known, ")");
 }
 
-const ReferenceRegion& Atlas::reference_for_tracer(const std::string& tracer) const {
-  std::string t = tracer;
-  std::transform(t.begin(), t.end(), t.begin(), ::tolower);
-  for (const auto& r : reference_regions)
-    for (const auto& tr : r.tracers)
-      if (tr == t) return r;
-  throw make_error(definition_file.string(), ": no reference region defined for tracer \"", tracer, "\"");
-}
-
 const ReferenceRegion& Atlas::reference(const std::string& n) const {
   for (const auto& r : reference_regions)
     if (r.name == n) return r;
@@ -212,7 +203,6 @@ Atlas load_atlas(const std::string& name_or_path, const AtlasLocations& where) {
     ReferenceRegion rr;
     rr.region = build_regions(e, atlas, false).front();
     rr.name = rr.region.name;
-    for (const auto& t : e.value("tracers", nlohmann::json::array())) rr.tracers.push_back(t);
     atlas.reference_regions.push_back(rr);
   }
   return atlas;

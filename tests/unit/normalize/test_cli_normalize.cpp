@@ -190,12 +190,12 @@ TEST(NormalizeCli, MissingOptionsAndFiles) {
   EXPECT_FALSE(fs::exists("/tmp/never"));
   // registration options are checked before any input is read
   for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
-           {"--deformable syn", "--deformable syn: expected bspline or demons"},
-           {"--bspline-grid 2", "--bspline-grid 2: expected 4 to 100 mm"},
+           {"--deformable syn", "--deformable: \"syn\" is not allowed (expected one of bspline, demons)"},
+           {"--bspline-grid 2", "--bspline-grid: 2 is not allowed (expected a number [4, 100])"},
            {"--bspline-iterations 60,x", "--bspline-iterations 60,x: expected comma-separated counts"},
            {"--bspline-iterations 1,2,3,4", "1 to 3 non-negative counts"},
-           {"--bspline-smoothness -1", "--bspline-smoothness: expected a weight >= 0"},
-           {"--bspline-image-spacing 0.1", "--bspline-image-spacing 0.1: expected 0.5 to 8 mm"},
+           {"--bspline-smoothness -1", "--bspline-smoothness: -1 is not allowed (expected a number >= 0)"},
+           {"--bspline-image-spacing 0.1", "--bspline-image-spacing: 0.1 is not allowed (expected a number [0.5, 8])"},
            {"--demons-iterations 5,-1", "1 to 4 non-negative counts"}}) {
     const CliRun r = run("normalize --pet-mean /nonexistent/pet.nii.gz --t1 /nonexistent/t1.nii.gz --out /tmp/never " + args);
     EXPECT_NE(r.code, 0) << args;

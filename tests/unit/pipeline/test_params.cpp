@@ -43,7 +43,7 @@ json bad_value(const Param& p) {
 }
 
 // Parses `args` with the options of table `t` and returns the variables map.
-po::variables_map parse(const Table& t, const std::vector<std::string>& args) {
+po::variables_map parse(const params::Table& t, const std::vector<std::string>& args) {
   po::options_description d;
   t.add_options(d);
   std::vector<const char*> argv{"petpipe"};
@@ -59,7 +59,7 @@ po::variables_map parse(const Table& t, const std::vector<std::string>& args) {
 TEST(ParamTables, EveryRowHasFlagConfigKeyProvenanceAndCheck) {
   const json defaults = default_config();
   std::size_t rows = 0, checked = 0;
-  for (const Table* t : all_tables()) {
+  for (const params::Table* t : all_tables()) {
     po::options_description d;
     t->add_options(d);
     const json prov = t->defaults();  // the provenance JSON of a stage is the table's to_json
@@ -106,7 +106,7 @@ TEST(ParamTables, EveryRowHasFlagConfigKeyProvenanceAndCheck) {
 
 TEST(ParamTables, KeysAndFlagsAreUniqueWithinACommandAndASection) {
   std::map<std::string, std::set<std::string>> keys;
-  for (const Table* t : all_tables())
+  for (const params::Table* t : all_tables())
     for (const Param& p : t->rows()) EXPECT_TRUE(keys[t->section()].insert(p.key).second) << t->section() << "." << p.key;
 }
 
@@ -142,7 +142,7 @@ TEST(ParamTables, CommandLineOfTheOptionsGivesTheSameOptions) {
   EXPECT_EQ(mb.fwhm_mm, m.fwhm_mm);
 
   // No option given: nothing overridden, for every table.
-  for (const Table* t : all_tables()) EXPECT_TRUE(t->overrides(parse(*t, {})).empty()) << t->section();
+  for (const params::Table* t : all_tables()) EXPECT_TRUE(t->overrides(parse(*t, {})).empty()) << t->section();
 }
 
 TEST(ParamTables, OptionalValuesAreUnsetUntilGiven) {

@@ -114,8 +114,8 @@ TEST(ReportCli, BadInputIsAnErrorAndWritesNothing) {
       {"--motion " + (out / "sub-01/pet" / (kStem + "_motion.tsv")).string(), "need --out"},
       {"--out " + (out / "x.html").string(), "no inputs"},
       {"--group", "--group needs --derivatives"},
-      {"--derivatives " + out.string() + " --participant-label 01 --convention upside-down", "neither radiological"},
-      {"--derivatives " + out.string() + " --participant-label 01 --max-fd -1", "must be positive"},
+      {"--derivatives " + out.string() + " --participant-label 01 --convention upside-down", "--convention: \"upside-down\" is not allowed"},
+      {"--derivatives " + out.string() + " --participant-label 01 --max-fd -1", "--max-fd: -1 is not allowed (expected a number > 0)"},
   };
   for (const auto& c : cases) {
     const auto r = run(petpipe_exe() + " report " + c.args);

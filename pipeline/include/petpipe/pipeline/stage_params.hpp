@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "petpipe/kinetics/reference.hpp"
+#include "petpipe/normalize/normalize.hpp"
+#include "petpipe/qc/checks.hpp"
+#include "petpipe/qc/report.hpp"
 #include "petpipe/pipeline/params.hpp"
 #include "petpipe/pipeline/slurm_resources.hpp"
 #include "petpipe/realign/realign.hpp"
@@ -26,9 +29,11 @@ struct RealignParams {
 // petpipe normalize: registration (section "normalize")
 struct NormalizeParams {
   std::string template_name = "auto";  // auto | head | brain
-  bool deformable = true;
-  std::string deformable_method = "bspline";
-  double working_spacing_mm = 2.0;
+  normalize::TemplateOptions registration;  // T1 -> MNI (its defaults are petpipe's)
+  double bspline_grid_mm = normalize::BSplineOptions{}.grid_mm.back();  // finest lattice (levels at 4x, 2x, 1x)
+  std::string bspline_iterations;  // "60,60,20": per level, coarse to fine; empty: the module's
+  std::string demons_iterations;   // the same for demons
+  bool brain_mask = true;          // deformable cost only inside the template brain + brain_margin_mm
 };
 
 // petpipe normalize: the reference region placed in PET space (section "reference")
@@ -78,9 +83,15 @@ struct RegionalParams {
   NativeWeights native_weights = NativeWeights::fractional;
 };
 
-// petpipe report as the runner uses it (section "report"; flags of petpipe run)
+// The runner's QC reports (section "report"; flags of petpipe run)
 struct ReportParams {
   bool enabled = true;
+};
+
+// petpipe report: warning thresholds and display (section "report" too)
+struct ReportQcParams {
+  qc::QcThresholds thresholds;
+  qc::Convention convention = qc::ReportOptions{}.convention;
 };
 
 // petpipe group (section "group")
@@ -109,6 +120,7 @@ const params::StageTable<SmoothParams>& smooth_table();
 const params::StageTable<RoiParams>& roi_table();
 const params::StageTable<RegionalParams>& regional_table();
 const params::StageTable<ReportParams>& report_table();
+const params::StageTable<ReportQcParams>& report_qc_table();
 const params::StageTable<GroupParams>& group_table();
 const params::StageTable<SlurmParams>& slurm_table();
 
@@ -128,6 +140,7 @@ struct StudyParams {
   RoiParams roi;
   RegionalParams regional;
   ReportParams report;
+  ReportQcParams report_qc;
   GroupParams group;
   SlurmParams slurm;
 };

@@ -32,7 +32,6 @@ struct Region {
 
 struct ReferenceRegion {
   std::string name;                  // e.g. "occipital"
-  std::vector<std::string> tracers;  // tracers that use it by default
   Region region;                     // bilateral region definition
 };
 
@@ -49,7 +48,6 @@ struct Atlas {
   std::vector<ReferenceRegion> reference_regions;
 
   const Region& region(const std::string& name) const;  // throws listing the known names
-  const ReferenceRegion& reference_for_tracer(const std::string& tracer) const;
   const ReferenceRegion& reference(const std::string& name) const;
 };
 
