@@ -65,13 +65,14 @@ class ItkSingleThreadScope {
   unsigned previous_;
 };
 
-// Sample points (physical, LPS mm) drawn without replacement from the voxels inside `mask` (on grid g):
+// Sample points (physical, LPS mm; sample_points.cpp) drawn without replacement from the voxels inside `mask` (on grid g):
 // fraction of them, at most max_points, at least one; each jittered uniformly within its voxel.
 // Reproducible for a given seed.
 std::vector<Vec3> draw_sample_points(const Geometry& g, const std::vector<unsigned char>& mask, double fraction,
                                      std::size_t max_points, std::uint32_t seed);
 
-// Euler angles (radians; rx, ry, rz) of a rotation matrix R = Rz Rx Ry (row-major), |rx| < 90 deg.
+// Euler angles (radians; rx, ry, rz) of a rotation matrix R = Rz Rx Ry (row-major), |rx| < 90 deg
+// (pose.cpp).
 std::array<double, 3> euler_angles_rad(const Mat3& r);
 
 // Registers `moving` to `fixed` (both on the same estimation grid) starting from `initial`, with
@@ -104,12 +105,13 @@ RegistrationOutput register_window_ncc(const Image3D& fixed, const Image3D& movi
                                        const Params& initial, const RegistrationSettings& settings);
 
 // out(x) = image(T(x)) by trilinear interpolation at the voxels where `where` is non-zero (0 elsewhere
-// and where T(x) falls outside the image); single-threaded.
+// and where T(x) falls outside the image); single-threaded (reslice_where.cpp).
 void reslice_linear_where(const Image3D& image, const Params& params, const Vec3& center,
                           const std::vector<unsigned char>& where, float* out);
 
 // out(x) = in(T(x)) on the same grid, T given by params/center; outside -> 0. `threads` work units.
-// Linear: ITK's ResampleImageFilter; cubic B-spline: bspline_coefficients + reslice_bspline on a copy.
+// Linear: ITK's ResampleImageFilter; cubic B-spline: bspline_coefficients + reslice_bspline on a copy
+// (itk_reslice.cpp).
 void reslice_volume(const float* in, float* out, const Geometry& geom, const Params& params,
                     const Vec3& center, Interpolation interpolation, unsigned threads);
 
