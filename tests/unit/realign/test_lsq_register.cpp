@@ -1,4 +1,4 @@
-// petpipe's own least-squares rigid registration (modules/realign/src/lsq_register.cpp): the global
+// petpipe's own Gauss-Newton metrics (modules/realign/src/metric_*.cpp): the global
 // form (intensity scale, model rounds) and the local form (a scale per cell, reference round), on the
 // analytic head phantom with known motion (frames evaluated exactly at the moved positions).
 #include <gtest/gtest.h>
@@ -60,7 +60,7 @@ realign::detail::RegistrationSettings dense_settings(const std::vector<unsigned 
 Err register_and_report(const char* label, const Image3D& fixed, const Image3D& moving, const Vec3& c,
                         const realign::detail::Params& start, const realign::detail::RegistrationSettings& s,
                         const Rigid& truth, realign::detail::RegistrationOutput* out = nullptr) {
-  const auto o = realign::detail::register_rigid_lsq(fixed, moving, c, start, s);
+  const auto o = realign::detail::register_rigid(fixed, moving, c, start, s);
   const Err e = error_of(o.params, truth);
   std::printf("%s: %.4f mm, %.4f deg, %u iterations (%s)\n", label, e.t, e.r, o.iterations, o.stop_condition.c_str());
   if (out) *out = o;
@@ -187,15 +187,15 @@ TEST(LsqRegister, RejectsMissingMaskAndTooFewPoints) {
   const Image3D f = frame_of(img, 0);
   realign::detail::RegistrationSettings s;
   s.metric = Metric::least_squares;
-  EXPECT_THROW(realign::detail::register_rigid_lsq(f, f, centre(g), realign::detail::Params{}, s), Error);
+  EXPECT_THROW(realign::detail::register_rigid(f, f, centre(g), realign::detail::Params{}, s), Error);
   std::vector<unsigned char> tiny(f.data.size(), 0);
   for (std::size_t i = 0; i < 20; ++i) tiny[f.data.size() / 2 + i] = 1;
   s.fixed_mask = &tiny;
-  EXPECT_THROW(realign::detail::register_rigid_lsq(f, f, centre(g), realign::detail::Params{}, s), Error);
+  EXPECT_THROW(realign::detail::register_rigid(f, f, centre(g), realign::detail::Params{}, s), Error);
   // A start that maps every point outside the moving image.
   std::vector<unsigned char> all(f.data.size(), 1);
   s.fixed_mask = &all;
-  EXPECT_THROW(realign::detail::register_rigid_lsq(f, f, centre(g), realign::detail::Params{0, 0, 0, 1000, 0, 0}, s),
+  EXPECT_THROW(realign::detail::register_rigid(f, f, centre(g), realign::detail::Params{0, 0, 0, 1000, 0, 0}, s),
                Error);
 }
 
@@ -208,12 +208,12 @@ void add_noise(Image3D& img, double sd, unsigned seed) {
   for (auto& v : img.data) v = static_cast<float>(v + n(rng));
 }
 
-// The settings of the reference round (realign.cpp) for window_ncc and ITK's lncc, 3 mm voxels.
+// The settings of the reference round (round_settings in passes.cpp) for window_ncc and ITK's lncc, 3 mm voxels.
 realign::detail::RegistrationSettings reference_round_settings(const std::vector<unsigned char>& mask, Metric metric) {
   auto s = dense_settings(mask, metric);
   s.levels = 1;
   s.initial_step_mm = 0.5;
-  s.lncc_radius = metric == Metric::lncc ? 2 : 1;
+  s.window_radius = metric == Metric::lncc ? 2 : 1;
   if (metric == Metric::lncc) {
     s.max_samples = 4000;
     s.min_step_mm = 0.02;
@@ -287,7 +287,7 @@ TEST(LsqRegister, PriorWeighsAgainstTheData) {
     auto s = dense_settings(mask, Metric::least_squares);
     s.prior = &prior;
     s.prior_weight = w;
-    const auto o = realign::detail::register_rigid_lsq(fixed, moving, centre(g), truth, s);
+    const auto o = realign::detail::register_rigid(fixed, moving, centre(g), truth, s);
     const double rz = (o.params[2] - truth[2]) / rad, tx = o.params[3] - truth[3];
     std::printf("prior weight %.0f: rz %+.4f deg (expected %.4f), tx %+.4f mm (expected %.4f)\n", w, rz,
                 0.4 * w / (1 + w), tx, 0.6 * w / (1 + w));

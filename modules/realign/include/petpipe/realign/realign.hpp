@@ -108,15 +108,19 @@ struct Options {
   // PSF), the series then drifts a little further with every round (0.1 -> 0.34 deg RMS in 5 rounds on
   // such a phantom); the prior bounds that drift, at some cost in noise when the reference round is
   // noisy (docs/MODULE_VALIDATION.md). 0 = none. Least-squares model rounds only (model_metric).
-  double model_prior_weight = 0.2;  // reslicing of the frames behind the model targets
-  double local_cell_mm = 12.0;         // local least squares: cell edge (rounded to >= 2 estimation voxels)
-  double lncc_radius_mm = 6.0;          // window half-width (rounded to 1..3 estimation voxels)
-  std::size_t lncc_max_samples = 4000;  // points of that round (each costs a window of voxels)
+  double model_prior_weight = 0.2;
+  // Metric::local_lsq (reference round): cell edge (rounded to >= 2 estimation voxels).
+  double local_cell_mm = 12.0;
+  // Metric::lncc (reference round): window half-width (rounded to 1..3 estimation voxels), points of
+  // that round (each costs a window of voxels), and the step at which that round stops (the model
+  // rounds refine further).
+  double lncc_radius_mm = 6.0;
+  std::size_t lncc_max_samples = 4000;
   double lncc_min_step_mm = 0.02;
-  // window_ncc: window half-width (rounded to 1..3 estimation voxels) and points in all ((2 r + 1)^3
-  // per window)
+  // Metric::window_ncc (reference round): window half-width (rounded to 1..3 estimation voxels) and
+  // points in all ((2 r + 1)^3 per window).
   double window_radius_mm = 3.0;
-  std::size_t window_samples = 400000;       // that round stops at this step (the model rounds refine further)
+  std::size_t window_samples = 400000;
   // With the model target, the first pass stops one level short of its finest (2x coarser): the second
   // pass's full-resolution round to the reference frame does that work (measured: same accuracy,
   // ~4 s less on the HRRT-sized benchmark, docs/BENCHMARKS.md).

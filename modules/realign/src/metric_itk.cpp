@@ -1,5 +1,6 @@
-// Rigid registration of two estimation images with ITK's v4 framework: ImageRegistrationMethodv4,
-// Euler3DTransform, a correlation or Mattes MI metric on a random subset of points, and a regular-step
+// The ITK metrics (Metric::mattes, correlation, lncc): rigid registration of two estimation images with
+// ITK's v4 framework, ImageRegistrationMethodv4 with an Euler3DTransform, the metric on a random subset
+// of points (or on points drawn from settings.fixed_mask), multi-resolution, and a regular-step
 // gradient descent whose step is measured in millimetres (see MmStepOptimizer).
 #include <cmath>
 #include <sstream>
@@ -260,27 +261,30 @@ ItkSingleThreadScope::ItkSingleThreadScope() : previous_(itk::MultiThreaderBase:
 
 ItkSingleThreadScope::~ItkSingleThreadScope() { itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(previous_); }
 
-RegistrationOutput register_rigid(const Image3D& fixed, const Image3D& moving, const Vec3& center,
-                                  const Params& initial, const RegistrationSettings& settings) {
-  if (settings.metric == Metric::least_squares || settings.metric == Metric::local_lsq ||
-      settings.metric == Metric::window_ncc)
-    return register_rigid_lsq(fixed, moving, center, initial, settings);
-  if (settings.metric == Metric::lncc) {
-    using M = itk::ANTSNeighborhoodCorrelationImageToImageMetricv4<ImageType, ImageType>;
-    auto metric = M::New();
-    M::RadiusType r;
-    r.Fill(static_cast<itk::SizeValueType>(std::max(1, settings.lncc_radius)));
-    metric->SetRadius(r);
-    return run<M>(metric, fixed, moving, center, initial, settings);
+RegistrationOutput register_itk(const Image3D& fixed, const Image3D& moving, const Vec3& center, const Params& initial,
+                                const RegistrationSettings& settings) {
+  switch (settings.metric) {
+    case Metric::mattes: {
+      using M = itk::MattesMutualInformationImageToImageMetricv4<ImageType, ImageType>;
+      auto metric = M::New();
+      metric->SetNumberOfHistogramBins(32);
+      return run<M>(metric, fixed, moving, center, initial, settings);
+    }
+    case Metric::correlation: {
+      using M = itk::CorrelationImageToImageMetricv4<ImageType, ImageType>;
+      return run<M>(M::New(), fixed, moving, center, initial, settings);
+    }
+    case Metric::lncc: {
+      using M = itk::ANTSNeighborhoodCorrelationImageToImageMetricv4<ImageType, ImageType>;
+      auto metric = M::New();
+      M::RadiusType r;
+      r.Fill(static_cast<itk::SizeValueType>(std::max(1, settings.window_radius)));
+      metric->SetRadius(r);
+      return run<M>(metric, fixed, moving, center, initial, settings);
+    }
+    default:
+      throw make_error("realign: not an ITK metric");
   }
-  if (settings.metric == Metric::mattes) {
-    using M = itk::MattesMutualInformationImageToImageMetricv4<ImageType, ImageType>;
-    auto metric = M::New();
-    metric->SetNumberOfHistogramBins(32);
-    return run<M>(metric, fixed, moving, center, initial, settings);
-  }
-  using M = itk::CorrelationImageToImageMetricv4<ImageType, ImageType>;
-  return run<M>(M::New(), fixed, moving, center, initial, settings);
 }
 
 }  // namespace petpipe::realign::detail
