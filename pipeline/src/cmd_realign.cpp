@@ -161,6 +161,7 @@ void run_realign(const RealignRequest& request) {
   // Every parameter of the table, the reference frame used, and the fixed estimation settings.
   nlohmann::json config = pipeline::realign_table().to_json(params);
   config["reference_frame_used"] = motion.reference_frame + 1;
+  config["model_metric"] = o.model_metric == realign::Metric::least_squares ? "lsq" : metric_name(o.model_metric);
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;
   config["estimate_only"] = estimate_only;
@@ -231,8 +232,7 @@ Command realign_command() {
       "ignores, whereas a global metric reads part of it as motion. Each window's lattice sits at a random "
       "sub-voxel offset, so both images are interpolated alike (--reference-metric mattes: mutual "
       "information instead). The model rounds use least "
-      "squares with an intensity scale (--model-metric lsq, Gauss-Newton, every head point up to "
-      "--lsq-samples; --model-metric mattes: mutual information on --refine-samples points), each frame "
+      "squares with an intensity scale (Gauss-Newton, every head point up to --lsq-samples), each frame "
       "held weakly (--model-prior) near its pose relative to the other frames from the round against the "
       "reference frame, since the model rounds build each target from the other frames at their current "
       "poses. With --refine-target mean every round registers every frame to the "
