@@ -63,12 +63,6 @@ std::vector<double> read_ref_tac_tsv(const fs::path& path, const FrameTable& fra
   });
 }
 
-Image3D to_image(const Mask& m) {
-  Image3D im(m.geom, 0.0f);
-  for (std::size_t i = 0; i < m.data.size(); ++i) im.data[i] = m.data[i];
-  return im;
-}
-
 int run_srtm(const po::variables_map& vm) {
   using namespace kinetics;
   if (!vm.count("pet")) throw Error("no --pet FILE given (dynamic PET with its _pet.json)");

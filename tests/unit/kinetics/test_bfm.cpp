@@ -3,11 +3,13 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
 #include "analytic.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/parallel.hpp"
 #include "petpipe/kinetics/reference.hpp"
 #include "petpipe/kinetics/srtm_bfm.hpp"
 
@@ -233,6 +235,39 @@ TEST(Bfm, VoxelPolicies) {
   }
   EXPECT_GT(edge, 0u);
   EXPECT_EQ(edge, r.grid_edge_voxels);
+}
+
+TEST(Bfm, SameMapsForAnyThreadCountAndBlockSize) {
+  // Noisy TACs, several blocks (including a partial one): every map is bit-identical whether the
+  // blocks run on 1, 2 or 3 threads and whatever the block size.
+  const auto ft = ktest::carfentanil_frames();
+  ktest::RefCurve rc;
+  Truth truth;
+  auto im = make_image(ft, truth, rc);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  for (float& x : im.data) x *= 1.0f + noise(rng);
+  const auto ref = ref_frames(ft, rc);
+  BfmOptions o;
+  o.theta3 = log_grid(0.06, 0.6, 37);
+  for (double& x : o.theta3) x -= ft.decay_constant_per_s() * 60.0;
+  const auto mask = first_n(im.geom, truth.bp.size());
+  auto maps = [&](unsigned threads, std::size_t block) {
+    set_thread_count(threads);
+    o.block_voxels = block;
+    const auto r = srtm_bfm(im, ref, mask, o);
+    std::vector<float> all;
+    for (const Image3D* m : {&r.bpnd, &r.r1, &r.k2, &r.k2a, &r.rss, &r.theta3_index})
+      all.insert(all.end(), m->data.begin(), m->data.end());
+    return all;
+  };
+  const auto one = maps(1, 16);
+  for (auto [threads, block] : {std::pair<unsigned, std::size_t>{2, 16}, {3, 16}, {2, 23}, {1, 256}}) {
+    const auto other = maps(threads, block);
+    ASSERT_EQ(other.size(), one.size());
+    EXPECT_EQ(std::memcmp(other.data(), one.data(), one.size() * sizeof(float)), 0) << threads << " threads, block " << block;
+  }
+  set_thread_count(0);
 }
 
 TEST(Bfm, RejectsBadInput) {
