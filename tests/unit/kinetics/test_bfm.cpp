@@ -92,8 +92,12 @@ TEST(Bfm, NoiselessRecoversTruth) {
     for (std::size_t v = 0; v < truth.bp.size(); ++v) {
       const double k2a = truth.k2[v] / (1 + truth.bp[v]);
       const bool in_grid = k2a > o.theta3.front() * 1.01 && k2a < o.theta3.back() * 0.99;
-      if (in_grid) EXPECT_EQ(r.grid_edge.data[v], 0) << v;
-      if (k2a < o.theta3.front() * 0.97) EXPECT_EQ(r.grid_edge.data[v], 1) << v;
+      if (in_grid) {
+        EXPECT_EQ(r.grid_edge.data[v], 0) << v;
+      }
+      if (k2a < o.theta3.front() * 0.97) {
+        EXPECT_EQ(r.grid_edge.data[v], 1) << v;
+      }
       if (!in_grid) continue;
       ++inside;
       worst_bp = std::max(worst_bp, std::abs(r.bpnd.data[v] / truth.bp[v] - 1));
@@ -231,7 +235,9 @@ TEST(Bfm, VoxelPolicies) {
     const bool on_edge = idx == 0 || idx == 49;
     EXPECT_EQ(r.grid_edge.data[v], on_edge ? 1 : 0);
     edge += on_edge;
-    if (truth.k2.size() > v && truth.k2[v] / (1 + truth.bp[v]) < 0.018) EXPECT_TRUE(on_edge) << v;
+    if (truth.k2.size() > v && truth.k2[v] / (1 + truth.bp[v]) < 0.018) {
+      EXPECT_TRUE(on_edge) << v;
+    }
   }
   EXPECT_GT(edge, 0u);
   EXPECT_EQ(edge, r.grid_edge_voxels);
