@@ -3,10 +3,10 @@
 //
 // The default build targets baseline x86-64 (SSE2), so one binary runs on every node of a cluster
 // that mixes CPU generations. The few functions where vector width pays (the SRTM basis-function
-// product, the smoothing convolutions, the B-spline reslicing of realign and normalize's demons and
-// resampling loops) carry PETPIPE_SIMD_CLONES: GCC compiles them three times (baseline, x86-64-v3 =
-// AVX2 + FMA, x86-64-v4 = AVX-512) and the loader binds the best one the CPU supports (an ifunc
-// resolved once at start-up; calls then cost one indirect jump).
+// product and argmax, petpipe smooth's convolutions, realign's B-spline reslicing rows and normalize's
+// Gaussian smoothing of images and displacement fields) carry PETPIPE_SIMD_CLONES: GCC compiles them
+// three times (baseline, x86-64-v3 = AVX2 + FMA, x86-64-v4 = AVX-512) and the loader binds the best
+// one the CPU supports (an ifunc resolved once at start-up; calls then cost one indirect jump).
 //
 // The clones may differ in the last bits of a float result (the AVX2 and AVX-512 clones contract
 // a * b + c into fused multiply-adds), but a given binary on a given CPU always runs the same clone, so
