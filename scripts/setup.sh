@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs every Debian package petpipe needs (idempotent), then configures and builds.
-# Usage: scripts/setup.sh [--no-build] [--build-dir DIR]
+# Usage: scripts/setup.sh [--no-build] [--build-dir DIR] [--werror]
+# --werror configures with -DPETPIPE_WERROR=ON (a warning in petpipe's own code fails the build; used by
+# scripts/test.sh). Without it the build directory keeps whatever it was configured with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${PETPIPE_BUILD_DIR:-build}
 DO_BUILD=1
+WERROR=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) DO_BUILD=0 ;;
     --build-dir) BUILD_DIR=$2; shift ;;
+    --werror) WERROR=(-DPETPIPE_WERROR=ON) ;;
     *) echo "setup.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -42,6 +46,6 @@ fi
 if [ "$DO_BUILD" = 1 ]; then
   launcher=()
   if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" -Wno-dev >/dev/null
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "${WERROR[@]}" -Wno-dev >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)"
 fi

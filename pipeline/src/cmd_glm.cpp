@@ -193,7 +193,7 @@ int run_roi(const GlmCliOptions& o, const Participants& parts) {
   const fs::path table_path = o.roi_table;
   const Table table = read_tsv(table_path);
   const std::string id_col = table.has_column("participant_id") ? "participant_id" : "subject";
-  for (const std::string c : {id_col, std::string("roi"), std::string("value")})
+  for (const std::string& c : {id_col, std::string("roi"), std::string("value")})
     if (!table.has_column(c))
       throw make_error(table_path.string(), ": no column '", c, "' (need participant_id, roi, value)");
   const auto ids = table.string_column(id_col);

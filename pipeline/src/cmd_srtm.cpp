@@ -49,7 +49,6 @@ std::vector<double> read_ref_tac_tsv(const fs::path& path, const FrameTable& fra
   });
 }
 
-
 pipeline::SrtmRequest request_from(const po::variables_map& vm) {
   if (!vm.count("pet")) throw Error("no --pet FILE given (dynamic PET with its _pet.json)");
   if (!vm.count("out")) throw Error("no --out DIR given");

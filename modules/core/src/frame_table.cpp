@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <string_view>
 
 #include "petpipe/core/error.hpp"
 
@@ -105,14 +106,32 @@ std::optional<std::string> canonical_radionuclide(const std::string& radionuclid
   return std::nullopt;
 }
 
+namespace {
+
+// s with every occurrence of `from` replaced by `to`, scanning left to right.
+std::string replace_all(const std::string& s, std::string_view from, std::string_view to) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    if (s.compare(i, from.size(), from) == 0) {
+      out += to;
+      i += from.size();
+    } else {
+      out += s[i++];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<double> activity_to_kbq_per_ml(const std::string& units) {
   std::string u;
   for (char c : units)
     if (!std::isspace(static_cast<unsigned char>(c)))
       u += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   // cc == mL; "µ" (UTF-8 0xC2 0xB5) == u
-  for (std::size_t p; (p = u.find("cc")) != std::string::npos;) u.replace(p, 2, "ml");
-  for (std::size_t p; (p = u.find("\xc2\xb5")) != std::string::npos;) u.replace(p, 2, "u");
+  u = replace_all(replace_all(u, "cc", "ml"), "\xc2\xb5", "u");
   static const std::map<std::string, double> table = {
       {"bq/ml", 1e-3},  {"kbq/ml", 1.0},  {"mbq/ml", 1e3},     {"gbq/ml", 1e6},
       {"bq/l", 1e-6},   {"kbq/l", 1e-3},  {"pci/ml", 3.7e-5},  {"nci/ml", 3.7e-2},

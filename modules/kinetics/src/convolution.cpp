@@ -115,14 +115,14 @@ PiecewiseLinear interpolate_frame_averages(const FrameTimes& frames, const std::
   u[n - 1] = rhs[n - 1] / di[n - 1];
   for (std::size_t f = n - 1; f-- > 0;) u[f] = (rhs[f] - up[f] * u[f + 1]) / di[f];
   PiecewiseLinear c;
-  c.t.push_back(0.0);
-  c.y.push_back(0.0);
+  c.t.resize(n + 2);
+  c.y.resize(n + 2);
   for (std::size_t f = 0; f < n; ++f) {
-    c.t.push_back(frames.mid(f));
-    c.y.push_back(u[f]);
+    c.t[f + 1] = frames.mid(f);
+    c.y[f + 1] = u[f];
   }
-  c.t.push_back(frames.end.back());
-  c.y.push_back(u[n - 1]);
+  c.t[n + 1] = frames.end.back();
+  c.y[n + 1] = u[n - 1];
   return c;
 }
 

@@ -1,17 +1,97 @@
 #include "petpipe/kinetics/srtm_bfm.hpp"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "petpipe/core/error.hpp"
 #include "petpipe/core/parallel.hpp"
+#include "petpipe/core/simd.hpp"
 #include "petpipe/kinetics/convolution.hpp"
 
 namespace petpipe::kinetics {
+
+namespace {
+
+// The voxel fits' inner product z = Q y is computed in register tiles of kRows bases x kCols voxels:
+// 2 x 4 vectors of 8 floats (one AVX register each; two SSE registers each in the baseline clone).
+constexpr std::size_t kLanes = 8, kRows = 2 * kLanes, kCols = 4;
+typedef float Vec8 __attribute__((vector_size(kLanes * sizeof(float))));
+typedef std::int32_t Int8 __attribute__((vector_size(kLanes * sizeof(float))));
+
+// z = q y: q is nbp x nf (column-major, nbp a multiple of kRows), y is nf x ncols (column-major, ncols a
+// multiple of kCols), z is nbp x ncols. Each element of z sums over the frames in order.
+PETPIPE_SIMD_CLONES
+void project_block(const float* q, std::size_t nbp, std::size_t nf, const float* y, std::size_t ncols,
+                   float* z) {
+  for (std::size_t j = 0; j < ncols; j += kCols) {
+    const float* y0 = y + j * nf;
+    const float* y1 = y0 + nf;
+    const float* y2 = y1 + nf;
+    const float* y3 = y2 + nf;
+    for (std::size_t i = 0; i < nbp; i += kRows) {
+      Vec8 a0 = {}, a1 = {}, a2 = {}, a3 = {}, b0 = {}, b1 = {}, b2 = {}, b3 = {};
+      const float* qi = q + i;
+      for (std::size_t f = 0; f < nf; ++f, qi += nbp) {
+        Vec8 qa, qb;
+        std::memcpy(&qa, qi, sizeof qa);
+        std::memcpy(&qb, qi + kLanes, sizeof qb);
+        a0 += qa * y0[f];
+        b0 += qb * y0[f];
+        a1 += qa * y1[f];
+        b1 += qb * y1[f];
+        a2 += qa * y2[f];
+        b2 += qb * y2[f];
+        a3 += qa * y3[f];
+        b3 += qb * y3[f];
+      }
+      float* zi = z + j * nbp + i;
+      std::memcpy(zi, &a0, sizeof a0);
+      std::memcpy(zi + kLanes, &b0, sizeof b0);
+      zi += nbp;
+      std::memcpy(zi, &a1, sizeof a1);
+      std::memcpy(zi + kLanes, &b1, sizeof b1);
+      zi += nbp;
+      std::memcpy(zi, &a2, sizeof a2);
+      std::memcpy(zi + kLanes, &b2, sizeof b2);
+      zi += nbp;
+      std::memcpy(zi, &a3, sizeof a3);
+      std::memcpy(zi + kLanes, &b3, sizeof b3);
+    }
+  }
+}
+
+// Index of the first of z[0], ..., z[n - 1] (n a multiple of kRows) of the largest magnitude: a
+// vectorised maximum of |z|, then the first chunk of kRows that reaches it.
+PETPIPE_SIMD_CLONES
+std::size_t first_abs_max(const float* z, std::size_t n) {
+  const Int8 magnitude = Int8{} + 0x7fffffff;
+  Vec8 m = {};
+  for (std::size_t i = 0; i < n; i += kLanes) {
+    Vec8 v;
+    std::memcpy(&v, z + i, sizeof v);
+    v = reinterpret_cast<Vec8>(reinterpret_cast<Int8>(v) & magnitude);
+    m = m > v ? m : v;
+  }
+  float zmax = m[0];
+  for (std::size_t l = 1; l < kLanes; ++l) zmax = std::max(zmax, m[l]);
+  for (std::size_t i0 = 0; i0 < n; i0 += kRows) {
+    bool hit = false;
+    for (std::size_t i = i0; i < i0 + kRows; ++i) hit |= std::abs(z[i]) == zmax;
+    if (hit) {
+      std::size_t best = i0;
+      while (std::abs(z[best]) != zmax) ++best;
+      return best;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
 
 std::vector<double> log_grid(double lo, double hi, std::size_t n) {
   if (!(lo > 0.0 && hi > lo && n >= 2))
@@ -84,7 +164,9 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
     s0[f] = sw[f] * q0[f];
   }
   std::vector<double> qd(nb * nf), r01(nb), r11(nb);  // qd[i*nf+f] = sw_f q1_i,f
-  Eigen::MatrixXf qf(nb, nf);
+  // qf: qd in float, nbp x nf column-major; the rows past nb are 0 (so are their products).
+  const std::size_t nbp = (nb + kRows - 1) / kRows * kRows;
+  std::vector<float> qf(nbp * nf, 0.0f);
   std::vector<double> v(nf);
   for (std::size_t i = 0; i < nb; ++i) {
     double d = 0.0;
@@ -100,7 +182,7 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
     r11[i] = n;
     for (std::size_t f = 0; f < nf; ++f) {
       qd[i * nf + f] = sw[f] * v[f] / n;
-      qf(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(f)) = static_cast<float>(qd[i * nf + f]);
+      qf[f * nbp + i] = static_cast<float>(qd[i * nf + f]);
     }
   }
 
@@ -139,7 +221,9 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
   const float* data = pet.data.data();
 
   parallel_for(nblocks, [&](std::size_t b0, std::size_t b1) {
-    Eigen::MatrixXf y(nf, bs), z(nb, bs);
+    // y: the block's TACs, nf x bsp column-major (columns past the block's count are 0); z = qf y.
+    const std::size_t bsp = (bs + kCols - 1) / kCols * kCols;
+    std::vector<float> y(nf * bsp, 0.0f), z(nbp * bsp);
     std::vector<std::uint8_t> ok(bs);
     std::vector<double> yd(nf);
     std::size_t c_fit = 0, c_nonfinite = 0, c_zero = 0, c_neg = 0, c_edge = 0;
@@ -162,28 +246,17 @@ BfmResult srtm_bfm(const DynamicImage& pet, const std::vector<double>& reference
           else ++c_zero;
         }
       }
-      const auto n = static_cast<Eigen::Index>(count);
-      z.leftCols(n).noalias() = qf * y.leftCols(n);
+      const std::size_t ncols = (count + kCols - 1) / kCols * kCols;
+      std::fill(y.begin() + static_cast<std::ptrdiff_t>(count * nf), y.begin() + static_cast<std::ptrdiff_t>(ncols * nf), 0.0f);
+      project_block(qf.data(), nbp, nf, y.data(), ncols, z.data());
       for (std::size_t j = 0; j < count; ++j) {
         const std::size_t vox = idx[first + j];
         if (!ok[j]) {
           for (Image3D* im : {&r.bpnd, &r.r1, &r.k2, &r.k2a, &r.rss, &r.theta3_index}) im->data[vox] = nan;
           continue;
         }
-        const float* zc = z.data() + j * nb;
-        // argmax |z_i|: a vectorised max, then the first index reaching it (scanned 16 at a time).
-        const float zmax = Eigen::Map<const Eigen::ArrayXf>(zc, static_cast<Eigen::Index>(nb)).abs().maxCoeff();
-        std::size_t best = 0;
-        for (std::size_t i0 = 0; i0 < nb; i0 += 16) {
-          const std::size_t i1 = std::min(nb, i0 + 16);
-          bool hit = false;
-          for (std::size_t i = i0; i < i1; ++i) hit |= std::abs(zc[i]) == zmax;
-          if (hit) {
-            best = i0;
-            while (std::abs(zc[best]) != zmax) ++best;
-            break;
-          }
-        }
+        // argmax |z_i| in float (the padding rows are 0 and never come first).
+        std::size_t best = first_abs_max(z.data() + j * nbp, nbp);
         const float* col = y.data() + j * nf;
         double yy = 0.0, zz0 = 0.0;
         for (std::size_t f = 0; f < nf; ++f) {

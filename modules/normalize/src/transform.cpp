@@ -7,6 +7,7 @@
 #include <itkVector.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "petpipe/core/error.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/parallel.hpp"
+#include "petpipe/core/simd.hpp"
 
 namespace petpipe::normalize {
 
@@ -269,6 +271,24 @@ LabelImage resample_nearest_subvoxel(const LabelImage& source, const LabelImage&
 }
 
 // ------------------------------------------------------------------------------------ smoothing
+namespace {
+
+// out[q] = sum over r = -radius..radius (in that order) of kernel[r + radius] * padded[q + (r + radius) ncomp]
+// for q < n ncomp: one line of n points of ncomp components, padded by radius points either side.
+PETPIPE_SIMD_CLONES
+void convolve_padded(const double* padded, std::size_t n, int ncomp, const double* kernel, int radius,
+                     double* out) {
+  const std::size_t m = n * static_cast<std::size_t>(ncomp);
+  std::fill(out, out + m, 0.0);
+  for (int r = 0; r <= 2 * radius; ++r) {
+    const double k = kernel[r];
+    const double* src = padded + static_cast<std::size_t>(r) * static_cast<std::size_t>(ncomp);
+    for (std::size_t q = 0; q < m; ++q) out[q] += k * src[q];
+  }
+}
+
+}  // namespace
+
 namespace detail {
 
 void gaussian_smooth(std::vector<float>& data, const Geometry& g, int ncomp, double sigma_mm) {
@@ -288,22 +308,19 @@ void gaussian_smooth(std::vector<float>& data, const Geometry& g, int ncomp, dou
     const std::size_t n1 = g.size[a1], n2 = g.size[a2];
     const std::size_t s1 = a1 == 0 ? 1 : a1 == 1 ? g.size[0] : g.size[0] * g.size[1];
     const std::size_t s2 = a2 == 0 ? 1 : a2 == 1 ? g.size[0] : g.size[0] * g.size[1];
+    // Edge values repeated: the line is copied with radius copies of its end points either side.
     parallel_for(n2, [&](std::size_t b, std::size_t e) {
-      std::vector<double> line(n * ncomp);
+      std::vector<double> padded((n + 2 * radius) * ncomp), out(n * ncomp);
       for (std::size_t q2 = b; q2 < e; ++q2)
         for (std::size_t q1 = 0; q1 < n1; ++q1) {
           const std::size_t base = q1 * s1 + q2 * s2;
+          for (long t = -radius; t < long(n) + radius; ++t) {
+            const std::size_t tt = static_cast<std::size_t>(std::clamp<long>(t, 0, long(n) - 1));
+            for (int c = 0; c < ncomp; ++c) padded[(t + radius) * ncomp + c] = data[(base + tt * stride) * ncomp + c];
+          }
+          convolve_padded(padded.data(), n, ncomp, kernel.data(), radius, out.data());
           for (std::size_t t = 0; t < n; ++t)
-            for (int c = 0; c < ncomp; ++c) line[t * ncomp + c] = data[(base + t * stride) * ncomp + c];
-          for (std::size_t t = 0; t < n; ++t)
-            for (int c = 0; c < ncomp; ++c) {
-              double acc = 0;
-              for (int r = -radius; r <= radius; ++r) {
-                const long tt = std::clamp<long>(long(t) + r, 0, long(n) - 1);
-                acc += kernel[r + radius] * line[tt * ncomp + c];
-              }
-              data[(base + t * stride) * ncomp + c] = float(acc);
-            }
+            for (int c = 0; c < ncomp; ++c) data[(base + t * stride) * ncomp + c] = float(out[t * ncomp + c]);
         }
     });
   }

@@ -62,7 +62,7 @@ std::vector<Participant> draw_participants(const CohortSpec& c) {
       p.id = std::string(static_cast<std::size_t>(width) - id.size(), '0') + id;
       p.group = g.name;
       p.age = std::round(rng.truncated_normal(g.age.mean, g.age.sd, g.age.min, g.age.max) * 10.0) / 10.0;
-      p.sex = rng.uniform() < g.female_fraction ? "F" : "M";
+      p.sex = std::string(1, rng.uniform() < g.female_fraction ? 'F' : 'M');
       p.seed = derive_seed(c.seed, p.index + 1);
       out.push_back(p);
     }

@@ -12,6 +12,7 @@
 
 #include "backend.hpp"
 #include "petpipe/core/parallel.hpp"
+#include "petpipe/core/simd.hpp"
 
 namespace petpipe::realign::detail {
 
@@ -89,6 +90,61 @@ inline void cubic_weights(float t, float w[4]) {
   w[3] = t3 * s;
 }
 
+// One output row: u(i) = base + i * (A[0], A[3], A[6]) in the coefficients' continuous index space.
+PETPIPE_SIMD_CLONES
+void reslice_row(const float* coefficients, float* o, long nx, long ny, long nz, const double base[3],
+                 const double A[9]) {
+  const std::size_t sy = static_cast<std::size_t>(nx), sz = sy * static_cast<std::size_t>(ny);
+  for (long i = 0; i < nx; ++i) {
+    const double u[3] = {base[0] + A[0] * i, base[1] + A[3] * i, base[2] + A[6] * i};
+    // Outside the image (ITK's convention: continuous index outside [-0.5, n - 0.5)) -> 0.
+    if (u[0] < -0.5 || u[0] >= nx - 0.5 || u[1] < -0.5 || u[1] >= ny - 0.5 || u[2] < -0.5 ||
+        u[2] >= nz - 0.5) {
+      o[i] = 0.0f;
+      continue;
+    }
+    float w[3][4];
+    long idx[3][4];
+    const long n[3] = {nx, ny, nz};
+    bool interior = true;
+    for (int a = 0; a < 3; ++a) {
+      const double f = std::floor(u[a]);
+      cubic_weights(static_cast<float>(u[a] - f), w[a]);
+      const long first = static_cast<long>(f) - 1;
+      interior = interior && first >= 0 && first + 3 < n[a];
+      for (int m = 0; m < 4; ++m) idx[a][m] = first + m;
+    }
+    float sum = 0;
+    if (interior) {
+      // The common case: four contiguous coefficients per row.
+      const float* p0 = coefficients + static_cast<std::size_t>(idx[2][0]) * sz +
+                        static_cast<std::size_t>(idx[1][0]) * sy + static_cast<std::size_t>(idx[0][0]);
+      for (int c = 0; c < 4; ++c) {
+        float plane = 0;
+        for (int bb = 0; bb < 4; ++bb) {
+          const float* row = p0 + c * sz + bb * sy;
+          plane += w[1][bb] * (w[0][0] * row[0] + w[0][1] * row[1] + w[0][2] * row[2] + w[0][3] * row[3]);
+        }
+        sum += w[2][c] * plane;
+      }
+    } else {
+      for (int a = 0; a < 3; ++a)
+        for (int m = 0; m < 4; ++m) idx[a][m] = mirror(idx[a][m], n[a]);
+      for (int c = 0; c < 4; ++c) {
+        const float* pz = coefficients + static_cast<std::size_t>(idx[2][c]) * sz;
+        float plane = 0;
+        for (int bb = 0; bb < 4; ++bb) {
+          const float* py = pz + static_cast<std::size_t>(idx[1][bb]) * sy;
+          plane += w[1][bb] * (w[0][0] * py[idx[0][0]] + w[0][1] * py[idx[0][1]] + w[0][2] * py[idx[0][2]] +
+                               w[0][3] * py[idx[0][3]]);
+        }
+        sum += w[2][c] * plane;
+      }
+    }
+    o[i] = sum;
+  }
+}
+
 }  // namespace
 
 void bspline_coefficients(float* data, const Geometry& g) {
@@ -143,54 +199,7 @@ void reslice_bspline(const float* coefficients, float* out, const Geometry& g, c
         const double base[3] = {A[1] * j + A[2] * static_cast<double>(k) + b[0],
                                 A[4] * j + A[5] * static_cast<double>(k) + b[1],
                                 A[7] * j + A[8] * static_cast<double>(k) + b[2]};
-        for (long i = 0; i < nx; ++i) {
-          const double u[3] = {base[0] + A[0] * i, base[1] + A[3] * i, base[2] + A[6] * i};
-          // Outside the image (ITK's convention: continuous index outside [-0.5, n - 0.5)) -> 0.
-          if (u[0] < -0.5 || u[0] >= nx - 0.5 || u[1] < -0.5 || u[1] >= ny - 0.5 || u[2] < -0.5 ||
-              u[2] >= nz - 0.5) {
-            o[i] = 0.0f;
-            continue;
-          }
-          float w[3][4];
-          long idx[3][4];
-          const long n[3] = {nx, ny, nz};
-          bool interior = true;
-          for (int a = 0; a < 3; ++a) {
-            const double f = std::floor(u[a]);
-            cubic_weights(static_cast<float>(u[a] - f), w[a]);
-            const long first = static_cast<long>(f) - 1;
-            interior = interior && first >= 0 && first + 3 < n[a];
-            for (int m = 0; m < 4; ++m) idx[a][m] = first + m;
-          }
-          float sum = 0;
-          if (interior) {
-            // The common case: four contiguous coefficients per row.
-            const float* p0 = coefficients + static_cast<std::size_t>(idx[2][0]) * sz +
-                              static_cast<std::size_t>(idx[1][0]) * sy + static_cast<std::size_t>(idx[0][0]);
-            for (int c = 0; c < 4; ++c) {
-              float plane = 0;
-              for (int bb = 0; bb < 4; ++bb) {
-                const float* row = p0 + c * sz + bb * sy;
-                plane += w[1][bb] * (w[0][0] * row[0] + w[0][1] * row[1] + w[0][2] * row[2] + w[0][3] * row[3]);
-              }
-              sum += w[2][c] * plane;
-            }
-          } else {
-            for (int a = 0; a < 3; ++a)
-              for (int m = 0; m < 4; ++m) idx[a][m] = mirror(idx[a][m], n[a]);
-            for (int c = 0; c < 4; ++c) {
-              const float* pz = coefficients + static_cast<std::size_t>(idx[2][c]) * sz;
-              float plane = 0;
-              for (int bb = 0; bb < 4; ++bb) {
-                const float* py = pz + static_cast<std::size_t>(idx[1][bb]) * sy;
-                plane += w[1][bb] * (w[0][0] * py[idx[0][0]] + w[0][1] * py[idx[0][1]] + w[0][2] * py[idx[0][2]] +
-                                     w[0][3] * py[idx[0][3]]);
-              }
-              sum += w[2][c] * plane;
-            }
-          }
-          o[i] = sum;
-        }
+        reslice_row(coefficients, o, nx, ny, nz, base, A);
       }
   });
 }

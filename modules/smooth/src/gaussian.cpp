@@ -7,6 +7,7 @@
 
 #include "petpipe/core/error.hpp"
 #include "petpipe/core/parallel.hpp"
+#include "petpipe/core/simd.hpp"
 
 namespace petpipe::smooth {
 
@@ -48,6 +49,17 @@ AxisKernel make_axis_kernel(double sigma_vox, double truncate, std::size_t n) {
   return k;
 }
 
+// One contiguous line of n0 values: buf holds it with r zeros either side; out receives the convolution.
+PETPIPE_SIMD_CLONES
+void convolve_line(const float* buf, std::size_t n0, const float* w, int r, float* out) {
+  std::fill(out, out + n0, 0.0f);
+  for (int t = 0; t <= 2 * r; ++t) {
+    const float wt = w[t];
+    const float* src = buf + t;
+    for (std::size_t i = 0; i < n0; ++i) out[i] += wt * src[i];
+  }
+}
+
 // Along x: each line is contiguous. Zero padding outside; optionally divided by the in-image mass.
 void pass_x(float* data, const std::array<std::size_t, 3>& n, const AxisKernel& k, bool normalise) {
   const std::size_t n0 = n[0], lines = n[1] * n[2];
@@ -57,13 +69,7 @@ void pass_x(float* data, const std::array<std::size_t, 3>& n, const AxisKernel& 
     for (std::size_t l = b; l < e; ++l) {
       float* line = data + l * n0;
       std::copy(line, line + n0, buf.begin() + r);
-      std::fill(out.begin(), out.end(), 0.0f);
-      for (int t = 0; t <= 2 * r; ++t) {
-        const float wt = k.w[t];
-        const float* src = buf.data() + t;
-        float* o = out.data();
-        for (std::size_t i = 0; i < n0; ++i) o[i] += wt * src[i];
-      }
+      convolve_line(buf.data(), n0, k.w.data(), r, out.data());
       if (normalise)
         for (std::size_t i = 0; i < n0; ++i) line[i] = out[i] * k.inv_mass[i];
       else
@@ -74,6 +80,7 @@ void pass_x(float* data, const std::array<std::size_t, 3>& n, const AxisKernel& 
 
 // Along an outer axis: `count` rows of `row_len` contiguous floats, `stride` apart, are convolved with
 // each other (row j of the output = sum_t w_t row(j+t)); inner loops run over contiguous memory.
+PETPIPE_SIMD_CLONES
 void convolve_rows(float* base, std::size_t count, std::size_t stride, std::size_t row_len,
                    const AxisKernel& k, bool normalise, std::vector<float>& tmp) {
   tmp.assign(count * row_len, 0.0f);

@@ -3,11 +3,13 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
 #include "analytic.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/parallel.hpp"
 #include "petpipe/kinetics/reference.hpp"
 #include "petpipe/kinetics/srtm_bfm.hpp"
 
@@ -90,8 +92,12 @@ TEST(Bfm, NoiselessRecoversTruth) {
     for (std::size_t v = 0; v < truth.bp.size(); ++v) {
       const double k2a = truth.k2[v] / (1 + truth.bp[v]);
       const bool in_grid = k2a > o.theta3.front() * 1.01 && k2a < o.theta3.back() * 0.99;
-      if (in_grid) EXPECT_EQ(r.grid_edge.data[v], 0) << v;
-      if (k2a < o.theta3.front() * 0.97) EXPECT_EQ(r.grid_edge.data[v], 1) << v;
+      if (in_grid) {
+        EXPECT_EQ(r.grid_edge.data[v], 0) << v;
+      }
+      if (k2a < o.theta3.front() * 0.97) {
+        EXPECT_EQ(r.grid_edge.data[v], 1) << v;
+      }
       if (!in_grid) continue;
       ++inside;
       worst_bp = std::max(worst_bp, std::abs(r.bpnd.data[v] / truth.bp[v] - 1));
@@ -229,10 +235,45 @@ TEST(Bfm, VoxelPolicies) {
     const bool on_edge = idx == 0 || idx == 49;
     EXPECT_EQ(r.grid_edge.data[v], on_edge ? 1 : 0);
     edge += on_edge;
-    if (truth.k2.size() > v && truth.k2[v] / (1 + truth.bp[v]) < 0.018) EXPECT_TRUE(on_edge) << v;
+    if (truth.k2.size() > v && truth.k2[v] / (1 + truth.bp[v]) < 0.018) {
+      EXPECT_TRUE(on_edge) << v;
+    }
   }
   EXPECT_GT(edge, 0u);
   EXPECT_EQ(edge, r.grid_edge_voxels);
+}
+
+TEST(Bfm, SameMapsForAnyThreadCountAndBlockSize) {
+  // Noisy TACs, several blocks (including a partial one): every map is bit-identical whether the
+  // blocks run on 1, 2 or 3 threads and whatever the block size.
+  const auto ft = ktest::carfentanil_frames();
+  ktest::RefCurve rc;
+  Truth truth;
+  auto im = make_image(ft, truth, rc);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  for (float& x : im.data) x *= 1.0f + noise(rng);
+  const auto ref = ref_frames(ft, rc);
+  BfmOptions o;
+  o.theta3 = log_grid(0.06, 0.6, 37);
+  for (double& x : o.theta3) x -= ft.decay_constant_per_s() * 60.0;
+  const auto mask = first_n(im.geom, truth.bp.size());
+  auto maps = [&](unsigned threads, std::size_t block) {
+    set_thread_count(threads);
+    o.block_voxels = block;
+    const auto r = srtm_bfm(im, ref, mask, o);
+    std::vector<float> all;
+    for (const Image3D* m : {&r.bpnd, &r.r1, &r.k2, &r.k2a, &r.rss, &r.theta3_index})
+      all.insert(all.end(), m->data.begin(), m->data.end());
+    return all;
+  };
+  const auto one = maps(1, 16);
+  for (auto [threads, block] : {std::pair<unsigned, std::size_t>{2, 16}, {3, 16}, {2, 23}, {1, 256}}) {
+    const auto other = maps(threads, block);
+    ASSERT_EQ(other.size(), one.size());
+    EXPECT_EQ(std::memcmp(other.data(), one.data(), one.size() * sizeof(float)), 0) << threads << " threads, block " << block;
+  }
+  set_thread_count(0);
 }
 
 TEST(Bfm, RejectsBadInput) {

@@ -39,8 +39,6 @@ double conv_direct(const PiecewiseLinear& c, double k, double t) {
   return s;
 }
 
-FrameTimes frames_min(const FrameTable& t) { return FrameTimes::from(t); }
-
 }  // namespace
 
 TEST(Convolution, PiecewiseLinearFrameAveragesAreExact) {

@@ -20,7 +20,9 @@ TEST(NormalizeWarpPhantom, CoarseWarpedSubjectMeetsThresholds) {
   const char* src = std::getenv("PETPIPE_SOURCE_DIR");
   ASSERT_NE(src, nullptr);
   const fs::path d = fresh_dir("normalize_warp_phantom");
-  const std::string exe = "'" + petpipe_exe() + "'";
+  std::string exe = "'";  // quoted; built with += (GCC 12 reports a false -Wrestrict for "'" + std::string)
+  exe += petpipe_exe();
+  exe += "'";
   auto r = run(exe + " simulate --out '" + (d / "sim").string() +
                "' --warp --seed 11 --voxel-size 3 --t1-voxel-size 2 --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;

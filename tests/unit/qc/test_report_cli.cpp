@@ -162,7 +162,7 @@ TEST(ReportCli, GroupReport) {
   Table p;
   p.columns = {"participant_id", "group", "age"};
   for (int s = 1; s <= 10; ++s) {
-    const std::string id = (s < 10 ? "0" : "") + std::to_string(s);
+    const std::string id = std::to_string(s).insert(0, s < 10 ? 1 : 0, '0');
     const std::string group = s <= 5 ? "control" : "patient";
     p.add_row({"sub-" + id, group, std::to_string(20 + s)});
     Table roi;

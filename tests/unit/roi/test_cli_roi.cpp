@@ -78,7 +78,11 @@ TEST(RoiCli, GroupLongTableFromParticipants) {
   std::ofstream(d / "participants.tsv") << "participant_id\tgroup\tage\nsub-01\tsecure\t30\nsub-02\tinsecure\t41\n"
                                            "sub-03\tsecure\t25\n";
   std::string ins;
-  for (int s = 1; s <= 3; ++s) ins += " " + (d / ("sub-0" + std::to_string(s) + "_meas-BPND_mimap.nii.gz")).string();
+  // Appended piece by piece: GCC 12 reports a false -Wrestrict for "literal" + std::string here.
+  for (int s = 1; s <= 3; ++s) {
+    ins += ' ';
+    ins += (d / ("sub-0" + std::to_string(s) + "_meas-BPND_mimap.nii.gz")).string();
+  }
   const auto r = run_petpipe("roi --in" + ins + " --participants " + (d / "participants.tsv").string() +
                          " --rois amygdala thalamus --out " + (d / "long.tsv").string());
   ASSERT_EQ(r.code, 0) << r.output;

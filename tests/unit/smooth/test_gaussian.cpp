@@ -254,7 +254,9 @@ TEST(Gaussian, PointSourceFwhmEqualsRequested) {
     const double measured_fwhm = std::sqrt(cov[4 * a]) * 2.0 * std::sqrt(2.0 * std::log(2.0));
     EXPECT_NEAR(measured_fwhm / fwhm, 1.0, 0.02) << "physical axis " << a;
     for (int b = 0; b < 3; ++b) {
-      if (a != b) EXPECT_LT(std::abs(cov[3 * a + b]) / (sigma * sigma), 0.02) << a << "," << b;
+      if (a != b) {
+        EXPECT_LT(std::abs(cov[3 * a + b]) / (sigma * sigma), 0.02) << a << "," << b;
+      }
     }
   }
   // Half-maximum width of the profile through the peak along each voxel axis.

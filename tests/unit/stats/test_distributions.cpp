@@ -87,7 +87,9 @@ TEST(Distributions, NormalIsfAndStudentTailOverTheWholeRange) {
     EXPECT_NEAR(normal_isf(p), v[k], 1e-13 * std::fabs(v[k]) + 1e-15) << "norm isf " << p;
     // the round trip holds to round-off: one ulp of z changes sf(z) by about z^2 ulps (relative)
     const double z = normal_isf(p);
-    if (p < 0.5) EXPECT_LT(rel_diff(normal_sf(z), p), 1e-15 * (2 + z * z)) << "round trip " << p;
+    if (p < 0.5) {
+      EXPECT_LT(rel_diff(normal_sf(z), p), 1e-15 * (2 + z * z)) << "round trip " << p;
+    }
     ++k;
   }
   for (double d : {3.0, 35.0, 36.5}) {
