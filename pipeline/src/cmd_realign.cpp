@@ -161,6 +161,7 @@ void run_realign(const RealignRequest& request) {
   // Every parameter of the table, the reference frame used, and the fixed estimation settings.
   nlohmann::json config = pipeline::realign_table().to_json(params);
   config["reference_frame_used"] = motion.reference_frame + 1;
+  config["metric"] = o.metric == realign::Metric::mattes ? "mattes" : metric_name(o.metric);
   config["model_metric"] = o.model_metric == realign::Metric::least_squares ? "lsq" : metric_name(o.model_metric);
   config["levels"] = o.levels;
   config["estimation_voxel_mm"] = o.estimation_voxel_mm;

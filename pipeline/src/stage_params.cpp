@@ -47,9 +47,6 @@ const StageTable<RealignParams>& realign_table() {
            {{"nearest", realign::ExcludedPolicy::nearest}, {"identity", realign::ExcludedPolicy::identity}},
            "frames not estimated take the transform of the nearest estimated frame, or none",
            [](O& o) -> auto& { return o.estimation.excluded; }),
-       choice<O, Metric>("metric", "metric", {{"mattes", Metric::mattes}, {"correlation", Metric::correlation}},
-                         "first pass metric: Mattes mutual information or normalized correlation",
-                         [](O& o) -> auto& { return o.estimation.metric; }),
        boolean<O>("two_pass", "single-pass", "skip the second pass (registration to the realigned series)",
                   [](O& o) -> auto& { return o.estimation.two_pass; }, false),
        real<O>("sampling_fraction", "sampling", "", open_between(0, 1.000001),
@@ -87,7 +84,7 @@ const StageTable<RealignParams>& realign_table() {
        integer<O>("lsq_samples", "lsq-samples", "points", at_least(1000),
                   "least squares: points per frame (every head voxel up to this many)",
                   [](O& o) -> auto& { return o.estimation.lsq_max_samples; }),
-       real<O>("model_prior", "model-prior", "", at_least(0),
+       real<O>("model_prior_weight", "model-prior", "", at_least(0),
                "model rounds: weight of the prior holding frames near their relative poses from the "
                "reference round (0: none)",
                [](O& o) -> auto& { return o.estimation.model_prior_weight; }),

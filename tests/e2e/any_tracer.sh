@@ -50,30 +50,26 @@ echo "== (a) the printed carfentanil configuration"
 "$PETPIPE" run --bids rac_cfn --out out_a --config printed.json "${T[@]}"
 
 echo "== (b) reference region and theta3 range only"
-"$PY" - <<'PYEOF'
-import json
+study_config() {  # study_config OUT REFERENCE_JSON THETA3_MIN THETA3_MAX: fast.json + reference, theta3, regions
+  "$PY" - "$@" <<'PYEOF'
+import json, sys
+out, reference, lo, hi = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 c = json.load(open("fast.json"))
-c["reference"] = {"region": "cerebellum_gm"}
-c["srtm"].update({"theta3_min_per_min": 0.045, "theta3_max_per_min": 0.6})
+c["reference"] = reference
+c["srtm"].update({"theta3_min_per_min": lo, "theta3_max_per_min": hi})
 c["roi"] = {"regions": ["amygdala", "hippocampus", "ventral_striatum", "dorsal_caudate", "thalamus", "insula",
                         "ofc", "acc", "mcc", "pcc"]}
-json.dump(c, open("b.json", "w"))
+json.dump(c, open(out, "w"))
 PYEOF
+}
+study_config b.json '{"region": "cerebellum_gm"}' 0.045 0.6
 "$PETPIPE" run --bids rac_madam --out out_b --config b.json "${T[@]}"
 
 echo "== (c) a per-subject reference mask"
 mkdir -p masks/sub-01/pet
 cp out_cfn/sub-01/normalize/sub-01_trc-carfentanil_desc-occipital_mask.nii.gz \
    masks/sub-01/pet/sub-01_trc-raclopride_desc-reference_mask.nii.gz
-"$PY" - <<'PYEOF'
-import json
-c = json.load(open("fast.json"))
-c["reference"] = {"subject_mask": "masks"}
-c["srtm"].update({"theta3_min_per_min": 0.06, "theta3_max_per_min": 0.6})
-c["roi"] = {"regions": ["amygdala", "hippocampus", "ventral_striatum", "dorsal_caudate", "thalamus", "insula",
-                        "ofc", "acc", "mcc", "pcc"]}
-json.dump(c, open("c.json", "w"))
-PYEOF
+study_config c.json '{"subject_mask": "masks"}' 0.06 0.6
 "$PETPIPE" run --bids rac_cfn --out out_c --config c.json "${T[@]}"
 
 "$PY" - <<'PYEOF'
