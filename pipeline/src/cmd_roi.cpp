@@ -10,6 +10,7 @@
 
 #include "petpipe/core/bids.hpp"
 #include "petpipe/core/error.hpp"
+#include "petpipe/core/layout.hpp"
 #include "petpipe/core/log.hpp"
 #include "petpipe/core/nifti_io.hpp"
 #include "petpipe/core/provenance.hpp"
@@ -109,7 +110,7 @@ void run_roi(const RoiRequest& request) {
   const bool group = inputs.size() > 1 || participants_path || request.group;
 
   if (!ends_with(out.filename().string(), ".tsv")) throw make_error(out.string(), ": --out must be a .tsv file");
-  const fs::path out_json = out.parent_path() / (out.stem().string() + ".json");
+  const fs::path out_json = layout::table_sidecar(out);
   std::error_code ec;
   for (const auto& p : {out, out_json})
     if (fs::exists(p, ec) && !force) throw make_error(p.string(), ": exists (use --force to overwrite)");

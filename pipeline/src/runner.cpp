@@ -349,7 +349,7 @@ void regional_tacs_stage(const ScanPaths& p, const StudyParams& sp, const std::v
   write_tsv(p.tacs, t);
   std::error_code ec;
   fs::remove(tmp, ec);
-  fs::remove(tmp.parent_path() / (tmp.stem().string() + ".json"), ec);  // the table's sidecar
+  fs::remove(layout::table_sidecar(tmp), ec);
 }
 
 // Regional SRTM by nonlinear least squares on the regional TACs.

@@ -34,6 +34,8 @@ Source source_of(const fs::path& input, const std::vector<std::string>& strip_su
   return s;
 }
 
+fs::path table_sidecar(const fs::path& table) { return table.parent_path() / (table.stem().string() + ".json"); }
+
 std::string smoothing_desc(double fwhm_mm) {
   std::ostringstream os;
   os.precision(10);
@@ -183,7 +185,7 @@ std::vector<fs::path> ScanLayout::files() const {
   image(srtm.fitmask);
   image(mni_map("BPND"));
   image(mni_sm_map("BPND"));
-  f.insert(f.end(), {roistats, sidecar_path(roistats), tacs, fits, kinpar});
+  f.insert(f.end(), {roistats, table_sidecar(roistats), tacs, fits, kinpar});
   const NormalizeFiles& n = normalize;
   f.insert(f.end(), {n.xfm.json, n.xfm.pet_to_t1, n.xfm.t1_to_mni_affine, n.xfm.t1_to_mni_warp,
                      n.xfm.t1_to_mni_inverse_warp, n.t1_mni, n.t1_coreg, n.template_in_t1, n.t1_kmeans, n.pet_in_t1,

@@ -258,7 +258,7 @@ SubjectReportInputs load_subject_inputs(const fs::path& subject_dir, const std::
   if (!config_file.empty()) {
     try {
       const nlohmann::json j = read_json(config_file);
-      const nlohmann::json& c = j.contains("configuration") ? j["configuration"] : j;
+      const nlohmann::json& c = j.contains("Configuration") ? j["Configuration"] : j;
       reference = c.at("reference").at("region").get<std::string>();
       const nlohmann::json& f = c.at("smooth").at("fwhm_mm");
       fwhm = f.is_array() ? f.at(0).get<double>() : f.get<double>();

@@ -33,6 +33,9 @@ struct Source {
 // (e.g. "_pet" so that "scan_pet.nii.gz" gives the prefix "scan_").
 Source source_of(const fs::path& input, const std::vector<std::string>& strip_suffixes = {"_pet"});
 
+// The JSON sidecar of a table: x_roistats.tsv -> x_roistats.json.
+fs::path table_sidecar(const fs::path& table);
+
 // "sm8" for 8 mm, "sm6.5" for 6.5 mm: the desc- of smoothed maps and tables.
 std::string smoothing_desc(double fwhm_mm);
 
