@@ -25,6 +25,7 @@
 #include "petpipe/pipeline/command.hpp"
 #include "petpipe/pipeline/config.hpp"
 #include "petpipe/pipeline/stage_params.hpp"
+#include "petpipe/pipeline/stages.hpp"
 #include "petpipe/roi/atlas.hpp"
 
 namespace petpipe::cli {
@@ -83,16 +84,7 @@ Geometry geometry_from_json(const nlohmann::json& j) {
 
 // ------------------------------------------------------------------------------------- options
 
-struct ApplyCliOptions {
-  fs::path in, transforms, out, like;
-  bool inverse = false, labels = false, force = false;
-  double spacing = 2.0;      // PET -> MNI output grid
-  std::vector<double> bbox;  // xmin ymin zmin xmax ymax zmax, RAS mm
-};
-
 struct NormalizeCliOptions {
-  bool apply = false;
-  ApplyCliOptions apply_options;
   fs::path t1, pet, out;
   bool dynamic = false;      // --pet (frames) rather than --pet-mean
   bool force = false;
@@ -103,32 +95,46 @@ struct NormalizeCliOptions {
   nz::WorkflowOptions workflow;
 };
 
-NormalizeCliOptions options_from(const po::variables_map& vm) {
-  NormalizeCliOptions o;
-  if (vm.count("apply")) {
-    o.apply = true;
-    ApplyCliOptions& a = o.apply_options;
-    if (!vm.count("in")) throw Error("--apply: no --in FILE given");
-    if (!vm.count("transforms")) throw Error("--apply: no --transforms DIR given (the transforms/ folder of a normalize run)");
-    if (!vm.count("out")) throw Error("--apply: no --out FILE given");
-    a.in = vm["in"].as<std::string>();
-    a.transforms = vm["transforms"].as<std::string>();
-    a.out = vm["out"].as<std::string>();
-    a.inverse = vm.count("inverse") > 0;
-    a.labels = vm.count("labels") > 0;
-    a.force = vm.count("force") > 0;
-    if (vm.count("like")) a.like = vm["like"].as<std::string>();
-    a.spacing = pipeline::mni_table().from_vm(vm).voxel_mm;
-    a.bbox = vm["bbox"].as<std::vector<double>>();
-    return o;
-  }
+pipeline::ApplyRequest apply_request_from(const po::variables_map& vm) {
+  pipeline::ApplyRequest a;
+  if (!vm.count("in")) throw Error("--apply: no --in FILE given");
+  if (!vm.count("transforms")) throw Error("--apply: no --transforms DIR given (the transforms/ folder of a normalize run)");
+  if (!vm.count("out")) throw Error("--apply: no --out FILE given");
+  a.in = vm["in"].as<std::string>();
+  a.transforms = vm["transforms"].as<std::string>();
+  a.out = vm["out"].as<std::string>();
+  a.inverse = vm.count("inverse") > 0;
+  a.labels = vm.count("labels") > 0;
+  a.force = vm.count("force") > 0;
+  if (vm.count("like")) a.like = vm["like"].as<std::string>();
+  a.params = pipeline::mni_table().from_vm(vm);
+  if (vm.count("bbox")) a.bbox = vm["bbox"].as<std::vector<double>>();
+  return a;
+}
+
+pipeline::NormalizeRequest request_from(const po::variables_map& vm) {
   if (!vm.count("t1")) throw Error("no --t1 FILE given");
   if (!vm.count("pet") && !vm.count("pet-mean")) throw Error("no --pet FILE or --pet-mean FILE given");
   if (vm.count("pet") && vm.count("pet-mean")) throw Error("give either --pet or --pet-mean, not both");
   if (!vm.count("out")) throw Error("no --out DIR given");
-  // Registration options from the parameter tables (checked before any input is read).
-  const pipeline::NormalizeParams np = pipeline::normalize_table().from_vm(vm);
-  const pipeline::ReferenceParams rp = pipeline::reference_table().from_vm(vm);
+  pipeline::NormalizeRequest r;
+  r.t1 = vm["t1"].as<std::string>();
+  r.dynamic = vm.count("pet") > 0;
+  r.pet = r.dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
+  r.out = vm["out"].as<std::string>();
+  r.force = vm.count("force") > 0;
+  r.atlas = vm["atlas"].as<std::string>();
+  if (vm.count("tracer")) r.tracer = vm["tracer"].as<std::string>();
+  r.params = pipeline::normalize_table().from_vm(vm);
+  r.reference = pipeline::reference_table().from_vm(vm);
+  return r;
+}
+
+// The workflow's options from a request (checked before any input is read).
+NormalizeCliOptions options_from(const pipeline::NormalizeRequest& r) {
+  NormalizeCliOptions o;
+  const pipeline::NormalizeParams& np = r.params;
+  const pipeline::ReferenceParams& rp = r.reference;
   nz::TemplateOptions& to = o.workflow.normalization;
   to = np.registration;
   if (!np.bspline_iterations.empty()) {
@@ -148,21 +154,53 @@ NormalizeCliOptions options_from(const po::variables_map& vm) {
   o.workflow.grey_matter_mask = rp.gm_mask;
   o.reference = rp.region;
   o.template_choice = np.template_name;
-  o.t1 = vm["t1"].as<std::string>();
-  o.dynamic = vm.count("pet") > 0;
-  o.pet = o.dynamic ? vm["pet"].as<std::string>() : vm["pet-mean"].as<std::string>();
-  o.out = vm["out"].as<std::string>();
-  o.force = vm.count("force") > 0;
-  o.atlas = vm["atlas"].as<std::string>();
-  if (vm.count("tracer")) o.tracer = vm["tracer"].as<std::string>();
+  o.t1 = r.t1;
+  o.dynamic = r.dynamic;
+  o.pet = r.pet;
+  o.out = r.out;
+  o.force = r.force;
+  o.atlas = r.atlas;
+  o.tracer = r.tracer;
   o.workflow.pet_name = o.pet.filename().string();
   o.workflow.t1_name = o.t1.filename().string();
   o.workflow.pet_context = o.pet.string();
   return o;
 }
 
+}  // namespace
+}  // namespace petpipe::cli
+
+namespace petpipe::pipeline {
+
+std::vector<std::string> request_args(const ApplyRequest& a) {
+  std::vector<std::string> v{"normalize", "--apply", "--in", a.in.string(), "--transforms", a.transforms.string(),
+                             "--out", a.out.string()};
+  if (a.inverse) v.push_back("--inverse");
+  if (a.labels) v.push_back("--labels");
+  if (!a.like.empty()) v.insert(v.end(), {"--like", a.like.string()});
+  if (a.bbox != ApplyRequest{}.bbox) {
+    v.push_back("--bbox");
+    for (double x : a.bbox) v.push_back(params::number_text(x));
+  }
+  if (a.force) v.push_back("--force");
+  const auto t = mni_table().to_args(a.params);
+  v.insert(v.end(), t.begin(), t.end());
+  return v;
+}
+
+std::vector<std::string> request_args(const NormalizeRequest& r) {
+  std::vector<std::string> v{"normalize", r.dynamic ? "--pet" : "--pet-mean", r.pet.string(), "--t1", r.t1.string(),
+                             "--out", r.out.string(), "--atlas", r.atlas};
+  if (!r.tracer.empty()) v.insert(v.end(), {"--tracer", r.tracer});
+  if (r.force) v.push_back("--force");
+  for (const auto& t : {normalize_table().to_args(r.params), reference_table().to_args(r.reference)})
+    v.insert(v.end(), t.begin(), t.end());
+  return v;
+}
+
 // ------------------------------------------------------------------------------------- --apply
-int run_apply(const ApplyCliOptions& a) {
+void run_apply(const ApplyRequest& a) {
+  using namespace petpipe::cli;
   require_file(a.in, "input image");
   if (!is_nifti(a.out)) throw make_error(a.out.string(), ": --out must be a NIfTI file name (.nii or .nii.gz)");
   std::error_code ec;
@@ -184,7 +222,7 @@ int run_apply(const ApplyCliOptions& a) {
   } else {
     const auto& box = a.bbox;
     if (box.size() != 6) throw make_error("--bbox takes 6 numbers (xmin ymin zmin xmax ymax zmax, MNI mm), not ", box.size());
-    target = nz::mni_grid(a.spacing, {box[0], box[1], box[2]}, {box[3], box[4], box[5]});
+    target = nz::mni_grid(a.params.voxel_mm, {box[0], box[1], box[2]}, {box[3], box[4], box[5]});
     pull = t.mni_to_pet();
   }
   if (a.labels) {
@@ -202,13 +240,12 @@ int run_apply(const ApplyCliOptions& a) {
                           {"grid", geometry_json(target)}}}};
   write_json(sidecar_path(a.out), prov.to_json());
   log::info("normalize --apply: wrote ", a.out.string());
-  return 0;
 }
 
 // ------------------------------------------------------------------------------------ normalize
-int run_normalize(const po::variables_map& vm) {
-  const NormalizeCliOptions o = options_from(vm);
-  if (o.apply) return run_apply(o.apply_options);
+void run_normalize(const NormalizeRequest& request) {
+  using namespace petpipe::cli;
+  const NormalizeCliOptions o = options_from(request);
   require_file(o.t1, "T1 image");
   require_file(o.pet, "PET image");
   std::error_code ec;
@@ -334,9 +371,20 @@ int run_normalize(const po::variables_map& vm) {
   prov.configuration = {{"normalize", summary}};
   write_json(files.record, prov.to_json());
   log::info("normalize: wrote ", o.out.string());
-  return 0;
 }
 
+}  // namespace petpipe::pipeline
+
+namespace petpipe::cli {
+
+namespace {
+std::string bbox_help() {
+  std::ostringstream os;
+  os << "--apply: MNI bounding box xmin ymin zmin xmax ymax zmax (RAS mm; default: SPM's,";
+  for (double x : pipeline::ApplyRequest{}.bbox) os << ' ' << params::number_text(x);
+  os << ")";
+  return os.str();
+}
 }  // namespace
 
 Command normalize_command() {
@@ -407,13 +455,19 @@ Command normalize_command() {
         ("inverse", "--apply: MNI -> PET space (default PET -> MNI)")
         ("labels", "--apply: nearest-neighbour interpolation (label images)")
         ("like", po::value<std::string>(), "--apply --inverse: image whose grid is the output grid")
-        ("bbox", po::value<std::vector<double>>()->multitoken()->default_value({-90, -126, -72, 90, 90, 108}, "-90 -126 -72 90 90 108"),
-         "--apply: MNI bounding box xmin ymin zmin xmax ymax zmax (RAS mm)");
+        ("bbox", po::value<std::vector<double>>()->multitoken(),
+         bbox_help().c_str());
     pipeline::normalize_table().add_options(d);
     pipeline::reference_table().add_options(d);
     pipeline::mni_table().add_options(d);
   };
-  c.run = run_normalize;
+  c.run = [](const po::variables_map& vm) {
+    if (vm.count("apply"))
+      pipeline::run_apply(apply_request_from(vm));
+    else
+      pipeline::run_normalize(request_from(vm));
+    return 0;
+  };
   return c;
 }
 

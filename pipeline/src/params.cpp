@@ -223,6 +223,19 @@ json parse_tokens(const Param& p, const std::vector<std::string>& tokens) {
   return v;
 }
 
+std::string number_text(double d) {
+  for (int prec = 6; prec <= 17; ++prec) {
+    std::ostringstream t;
+    t.precision(prec);
+    t << d;
+    if (std::stod(t.str()) == d) return t.str();
+  }
+  std::ostringstream os;
+  os.precision(17);
+  os << d;
+  return os.str();
+}
+
 std::vector<std::string> to_tokens(const Param& p, const json& value) {
   if (value.is_null()) return {};
   switch (p.type) {
@@ -243,20 +256,7 @@ std::vector<std::string> to_tokens(const Param& p, const json& value) {
       for (const auto& e : a) t.push_back(to_tokens(scalar, e).front());
       return t;
     }
-    case Type::real: {
-      // shortest text that reads back to the same double
-      std::ostringstream os;
-      os.precision(17);
-      const double d = value.get<double>();
-      for (int prec = 6; prec <= 17; ++prec) {
-        std::ostringstream t;
-        t.precision(prec);
-        t << d;
-        if (std::stod(t.str()) == d) return {t.str()};
-      }
-      os << d;
-      return {os.str()};
-    }
+    case Type::real: return {number_text(value.get<double>())};
     default: return {value_text(value)};
   }
 }
@@ -343,7 +343,7 @@ void Table::add_options(po::options_description& d, const std::vector<std::strin
     const json& dv = defs[r.key];
     if (!(r.type == Type::boolean && r.switch_sets)) {
       std::string shown = dv.is_null() ? r.null_means : value_text(dv);
-      if (dv.is_array() && dv.empty()) shown = "none";
+      if ((dv.is_array() && dv.empty()) || (dv.is_string() && dv.get<std::string>().empty())) shown = "none";
       meta += std::string(meta.empty() ? "" : "; ") + "default: " + shown;
     }
     if (!meta.empty()) help += " [" + meta + "]";

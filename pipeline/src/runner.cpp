@@ -447,22 +447,6 @@ Stage typed_stage(const std::string& name, const Request& request, Run run, std:
   return s;
 }
 
-// A subcommand stage run from its arguments, with its input and output files.
-Stage command_stage(const std::string& name, std::vector<std::string> args, std::vector<fs::path> inputs,
-                    std::vector<fs::path> outputs) {
-  Stage s;
-  s.name = name;
-  s.args = std::move(args);
-  s.inputs = std::move(inputs);
-  s.outputs = std::move(outputs);
-  return s;
-}
-
-std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const StudyParams& sp, const roi::Atlas& atlas) {
   std::vector<Stage> stages;
   const auto& rf = p.realign;
@@ -481,26 +465,34 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const Stu
   // MNI-space mask (reference.mni_mask), or given per subject (reference.subject_mask).
   const bool atlas_reference = sp.reference_source.mni_mask.empty() && sp.reference_source.subject_mask.empty();
   {
-    std::vector<std::string> args{"normalize", "--pet-mean", rf.mean.string(), "--t1", p.t1.string(), "--out",
-                                  nf.dir.string(), "--atlas", sp.roi.atlas, "--force"};
-    args = args + normalize_table().to_args(sp.normalize);
-    if (atlas_reference) {
-      ReferenceParams rp = sp.reference;
-      args = args + reference_table().to_args(rp);
-    }
+    NormalizeRequest r;
+    r.pet = rf.mean;
+    r.t1 = p.t1;
+    r.out = nf.dir;
+    r.atlas = sp.roi.atlas;
+    r.force = true;
+    r.params = sp.normalize;
+    if (atlas_reference) r.reference = sp.reference;
+    else r.reference.region.clear();
     std::vector<fs::path> outputs = nf.transforms();
     outputs.insert(outputs.end(), {nf.t1_mni, nf.pet_in_t1, nf.t1_coreg, nf.dseg, nf.dseg_subvoxel});
     if (atlas_reference) outputs.push_back(p.ref_mask);
-    stages.push_back(command_stage("normalize", args, {rf.mean, p.t1, atlas.definition_file}, outputs));
+    stages.push_back(typed_stage("normalize", r, &run_normalize, {rf.mean, p.t1, atlas.definition_file}, outputs));
   }
   fs::path ref_mask = p.ref_mask;
   if (!sp.reference_source.mni_mask.empty()) {
-    stages.push_back(command_stage(
-        "reference",
-        {"normalize", "--apply", "--inverse", "--labels", "--in", sp.reference_source.mni_mask, "--transforms",
-         nf.xfm_dir.string(), "--like", rf.mean.string(), "--out", p.ref_mask.string(), "--force"},
-        {fs::path(sp.reference_source.mni_mask), rf.mean, nf.transforms_json, nf.pet_to_t1, nf.t1_to_mni_affine},
-        {p.ref_mask}));
+    ApplyRequest r;
+    r.in = sp.reference_source.mni_mask;
+    r.transforms = nf.xfm_dir;
+    r.like = rf.mean;
+    r.out = p.ref_mask;
+    r.inverse = true;
+    r.labels = true;
+    r.force = true;
+    stages.push_back(typed_stage("reference", r, &run_apply,
+                                 {fs::path(sp.reference_source.mni_mask), rf.mean, nf.transforms_json, nf.pet_to_t1,
+                                  nf.t1_to_mni_affine},
+                                 {p.ref_mask}));
   } else if (!p.subject_ref_mask.empty()) {
     ref_mask = p.subject_ref_mask;
   }
@@ -517,12 +509,13 @@ std::vector<Stage> subject_stages(const ScanPaths& p, const json& cfg, const Stu
   {
     std::vector<fs::path> in{p.srtm.map("BPND")};
     for (const auto& t : nf.transforms()) in.push_back(t);
-    stages.push_back(command_stage(
-        "warp",
-        std::vector<std::string>{"normalize", "--apply", "--in", p.srtm.map("BPND").string(), "--transforms",
-                                 nf.xfm_dir.string(), "--out", p.mni_map("BPND").string(), "--force"} +
-            mni_table().to_args(sp.mni),
-        in, {p.mni_map("BPND")}));
+    ApplyRequest r;
+    r.in = p.srtm.map("BPND");
+    r.transforms = nf.xfm_dir;
+    r.out = p.mni_map("BPND");
+    r.force = true;
+    r.params = sp.mni;
+    stages.push_back(typed_stage("warp", r, &run_apply, in, {p.mni_map("BPND")}));
   }
   {
     SmoothRequest r;

@@ -160,11 +160,11 @@ const StageTable<ReferenceSourceParams>& reference_source_table() {
   static const StageTable<O> t(
       "reference",
       {text<O>("mni_mask", "reference-mni-mask",
-               "petpipe run: reference region as a mask in MNI space (non-zero = region), warped to each scan, "
+               "reference region as a mask in MNI space (non-zero = region), warped to each scan, "
                "instead of an atlas region",
                [](O& o) -> auto& { return o.mni_mask; }),
        text<O>("subject_mask", "reference-subject-mask",
-               "petpipe run: folder with a reference mask per scan in PET space "
+               "folder with a reference mask per scan in PET space "
                "(DIR/sub-<label>/[ses-<label>/]pet/<scan>_desc-reference_mask.nii.gz), instead of an atlas region",
                [](O& o) -> auto& { return o.subject_mask; })});
   return t;
@@ -230,12 +230,12 @@ const StageTable<RoiParams>& roi_table() {
 const StageTable<RegionalParams>& regional_table() {
   using O = RegionalParams;
   static const StageTable<O> t(
-      "roi", {boolean<O>("regional_fits", "no-regional-fits", "petpipe run: no regional SRTM fits",
+      "roi", {boolean<O>("regional_fits", "no-regional-fits", "no regional SRTM fits",
                          [](O& o) -> auto& { return o.regional_fits; }, false),
               choice<O, NativeWeights>(
                   "native_weights", "native-weights",
                   {{"fractional", NativeWeights::fractional}, {"nearest", NativeWeights::nearest}},
-                  "petpipe run: regional TACs in PET space weighted by sub-voxel label fractions, or by "
+                  "regional TACs in PET space weighted by sub-voxel label fractions, or by "
                   "nearest-neighbour labels",
                   [](O& o) -> auto& { return o.native_weights; })});
   return t;
@@ -243,7 +243,7 @@ const StageTable<RegionalParams>& regional_table() {
 
 const StageTable<ReportParams>& report_table() {
   using O = ReportParams;
-  static const StageTable<O> t("report", {boolean<O>("enabled", "no-report", "petpipe run: no QC report per scan",
+  static const StageTable<O> t("report", {boolean<O>("enabled", "no-report", "no QC report per scan",
                                                       [](O& o) -> auto& { return o.enabled; }, false)});
   return t;
 }

@@ -65,6 +65,8 @@ void check_value(const Param& p, const json& value, const std::string& name);
 json parse_tokens(const Param& p, const std::vector<std::string>& tokens);
 // Command-line tokens of a value (the inverse of parse_tokens); empty for an unset optional value.
 std::vector<std::string> to_tokens(const Param& p, const json& value);
+// The shortest decimal text that reads back to exactly `v`.
+std::string number_text(double v);
 // What the row allows, as text: ">= 0", "one of: a, b", "true or false".
 std::string allowed_text(const Param& p);
 // Value as text for --help ("7", "bspline", "[]", "none").

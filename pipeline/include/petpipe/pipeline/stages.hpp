@@ -60,6 +60,33 @@ struct RoiRequest {
 void run_roi(const RoiRequest& r);
 std::vector<std::string> request_args(const RoiRequest& r);
 
+// petpipe normalize
+struct NormalizeRequest {
+  fs::path pet;          // mean PET (3D), or dynamic PET when `dynamic`
+  bool dynamic = false;
+  fs::path t1, out;
+  std::string atlas = "aal";
+  std::string tracer;    // names the preset whose reference region is placed when reference.region is empty
+  bool force = false;
+  NormalizeParams params;
+  ReferenceParams reference;
+};
+void run_normalize(const NormalizeRequest& r);
+std::vector<std::string> request_args(const NormalizeRequest& r);
+
+// petpipe normalize --apply
+struct ApplyRequest {
+  fs::path in, transforms, out;
+  fs::path like;         // --inverse: the output grid (default: the PET grid recorded with the transforms)
+  bool inverse = false;  // MNI -> PET
+  bool labels = false;   // nearest neighbour
+  bool force = false;
+  MniParams params;
+  std::vector<double> bbox{-90, -126, -72, 90, 90, 108};  // MNI box, RAS mm (SPM's)
+};
+void run_apply(const ApplyRequest& r);
+std::vector<std::string> request_args(const ApplyRequest& r);
+
 // The equivalent command line of a request, as one string ("petpipe realign --pet ..."); also set as
 // the process's command line for the provenance of the outputs while the request runs.
 std::string command_string(const std::vector<std::string>& args);
