@@ -352,35 +352,34 @@ void regional_tacs_stage(const ScanPaths& p, const StudyParams& sp, const std::v
   fs::remove(layout::table_sidecar(tmp), ec);
 }
 
-// Regional SRTM by nonlinear least squares on the regional TACs.
+// Regional SRTM by nonlinear least squares on the regional TACs (kinetics::fit_srtm_regions).
 void regional_fits_stage(const ScanPaths& p, const StudyParams& sp) {
   const Table tacs = read_tsv(p.tacs);
   const FrameTable frames = read_pet_sidecar(p.realign.mc_json, 0, nullptr);
   if (frames.size() != tacs.rows.size())
     throw make_error(p.tacs.filename().string(), ": ", tacs.rows.size(), " rows for ", frames.size(), " frames");
-  const auto ft = kinetics::FrameTimes::from(frames);
   const std::vector<double> ref = tacs.numeric_column("reference");
-  kinetics::NllsOptions o;
-  o.weights = kinetics::frame_weights(sp.srtm.weights, frames, ref);
-  if (!frames.decay_corrected) o.decay_constant_per_min = frames.decay_constant_per_s() * 60.0;
+  std::vector<std::pair<std::string, std::vector<double>>> regions;
+  for (const auto& c : tacs.columns)
+    if (c != "frame_start" && c != "frame_end" && c != "reference") regions.emplace_back(c, tacs.numeric_column(c));
+  kinetics::RegionalSrtmOptions o;
+  o.weights = sp.srtm.weights;
+  const kinetics::RegionalSrtmResult r = kinetics::fit_srtm_regions(frames, ref, regions, o);
   Table fits;
   fits.columns = {"frame_start", "frame_end"};
   for (std::size_t f = 0; f < frames.size(); ++f)
     fits.rows.push_back({format_number(frames.start_s[f], 10), format_number(frames.end_s(f), 10)});
   Table kin;
   kin.columns = {"roi", "R1", "k2", "k2a", "BPND", "se_R1", "se_k2", "se_BPND", "rss", "converged", "at_bound"};
-  for (const auto& c : tacs.columns) {
-    if (c == "frame_start" || c == "frame_end" || c == "reference") continue;
-    const auto y = tacs.numeric_column(c);
-    bool finite = true;
-    for (double v : y) finite = finite && std::isfinite(v);
-    if (!finite) {
+  for (std::size_t i = 0; i < r.names.size(); ++i) {
+    const std::string& c = r.names[i];
+    if (!r.fitted[i]) {
       log::warn("sub-", p.subject, ": ", c, ": TAC has n/a frames; no regional fit");
       add_column(fits, c, std::vector<double>(frames.size(), std::nan("")));
       kin.add_row({c, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "0", "0"});
       continue;
     }
-    const kinetics::SrtmFit fit = kinetics::srtm_nlls(ft, ref, y, o);
+    const kinetics::SrtmFit& fit = r.fits[i];
     add_column(fits, c, fit.fitted);
     kin.add_row({c, format_number(fit.r1), format_number(fit.k2), format_number(fit.k2a), format_number(fit.bpnd),
                  format_number(fit.se_r1), format_number(fit.se_k2), format_number(fit.se_bpnd),

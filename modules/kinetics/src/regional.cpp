@@ -273,4 +273,26 @@ LinearFit mrtm2(const FrameTimes& frames, const std::vector<double>& reference,
   return r;
 }
 
+RegionalSrtmResult fit_srtm_regions(const FrameTable& frames, const std::vector<double>& reference,
+                                    const std::vector<std::pair<std::string, std::vector<double>>>& regions,
+                                    const RegionalSrtmOptions& options) {
+  if (reference.size() != frames.size())
+    throw make_error("reference TAC: ", reference.size(), " frames for ", frames.size());
+  const FrameTimes ft = FrameTimes::from(frames);
+  NllsOptions o;
+  o.weights = frame_weights(options.weights, frames, reference);
+  if (!frames.decay_corrected) o.decay_constant_per_min = frames.decay_constant_per_s() * 60.0;
+  RegionalSrtmResult r;
+  r.frame_weights = o.weights;
+  for (const auto& [name, tac] : regions) {
+    if (tac.size() != frames.size()) throw make_error(name, ": ", tac.size(), " frames for ", frames.size());
+    bool finite = true;
+    for (double v : tac) finite = finite && std::isfinite(v);
+    r.names.push_back(name);
+    r.fitted.push_back(finite);
+    r.fits.push_back(finite ? srtm_nlls(ft, reference, tac, o) : SrtmFit{});
+  }
+  return r;
+}
+
 }  // namespace petpipe::kinetics

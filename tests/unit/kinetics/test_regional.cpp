@@ -220,3 +220,27 @@ TEST(Regional, LoganAndMrtmAgreeWithSrtmOnNoiselessData) {
   bad.pop_back();
   EXPECT_THROW(srtm_nlls(c.fm, bad, c.tac(1, 0.1, 1)), petpipe::Error);
 }
+
+TEST(RegionalSrtm, EveryRegionFittedAsSrtmNllsAndNonFiniteRegionsLeftOut) {
+  const Case c;
+  std::vector<std::pair<std::string, std::vector<double>>> regions{
+      {"thalamus", c.tac(1.1, 0.3, 2.8)}, {"frontal", c.tac(0.9, 0.25, 1.3)}, {"gap", c.tac(1.0, 0.2, 1.0)}};
+  regions[2].second[4] = std::nan("");
+  for (const auto scheme : {WeightScheme::uniform, WeightScheme::duration, WeightScheme::counts}) {
+    RegionalSrtmOptions o;
+    o.weights = scheme;
+    const RegionalSrtmResult r = fit_srtm_regions(c.ft, c.ref, regions, o);
+    ASSERT_EQ(r.names.size(), 3u);
+    EXPECT_TRUE(r.fitted[0] && r.fitted[1]);
+    EXPECT_FALSE(r.fitted[2]);
+    // noiseless TACs: the true BPND
+    EXPECT_NEAR(r.fits[0].bpnd, 2.8, 2.8e-3);
+    EXPECT_NEAR(r.fits[1].bpnd, 1.3, 1.3e-3);
+    // and exactly what srtm_nlls gives with the scheme's weights
+    NllsOptions n;
+    n.weights = frame_weights(scheme, c.ft, c.ref);
+    if (!c.ft.decay_corrected) n.decay_constant_per_min = c.ft.decay_constant_per_s() * 60.0;
+    EXPECT_EQ(r.fits[1].bpnd, srtm_nlls(c.fm, c.ref, regions[1].second, n).bpnd);
+  }
+  EXPECT_THROW(fit_srtm_regions(c.ft, std::vector<double>(3, 1.0), regions), Error);
+}

@@ -9,9 +9,12 @@
 // piecewise-linear interpolant (interpolate_frame_averages), computed exactly. The linear methods assume
 // decay-corrected TACs.
 #include <cstddef>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "petpipe/kinetics/convolution.hpp"
+#include "petpipe/kinetics/reference.hpp"
 
 namespace petpipe::kinetics {
 
@@ -40,6 +43,22 @@ struct SrtmFit {
 
 SrtmFit srtm_nlls(const FrameTimes& frames, const std::vector<double>& reference,
                   const std::vector<double>& target, const NllsOptions& options = {});
+
+// SRTM by srtm_nlls on every region of a set of TACs, with the frame weights of one scheme (computed
+// from the reference TAC) and the decay constant when the frames are not decay corrected: the regional
+// fits of petpipe run. A region with a non-finite frame is not fitted (fitted[i] false, fits[i] empty).
+struct RegionalSrtmOptions {
+  WeightScheme weights = WeightScheme::counts;
+};
+struct RegionalSrtmResult {
+  std::vector<std::string> names;
+  std::vector<SrtmFit> fits;
+  std::vector<bool> fitted;
+  std::vector<double> frame_weights;
+};
+RegionalSrtmResult fit_srtm_regions(const FrameTable& frames, const std::vector<double>& reference,
+                                    const std::vector<std::pair<std::string, std::vector<double>>>& regions,
+                                    const RegionalSrtmOptions& options = {});
 
 // The SRTM model frame averages for given parameters and, optionally, the Jacobian with respect to
 // (R1, k2, BPND) (frames x 3, row-major). Used by srtm_nlls; public for tests.
