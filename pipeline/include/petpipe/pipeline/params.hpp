@@ -134,14 +134,27 @@ class StageTable : public Table {
   }
 };
 
+namespace detail {
+// The Options object behind a row's accessor (rows read through a const pointer and write through a
+// non-const one; the field accessors take O&).
+template <class O>
+O& object(const void* o) {
+  return *const_cast<O*>(static_cast<const O*>(o));
+}
+inline Param row(std::string key, std::string flag, std::string unit, std::string doc, Type type, Range range = {}) {
+  Param p;
+  p.key = std::move(key), p.flag = std::move(flag), p.unit = std::move(unit), p.doc = std::move(doc);
+  p.type = type, p.range = range;
+  return p;
+}
+}  // namespace detail
+
 // Row builders. `access` is a callable O& -> T& for the field behind the row.
 template <class O, class F>
 Param real(std::string key, std::string flag, std::string unit, Range range, std::string doc, F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.unit = std::move(unit), p.doc = std::move(doc);
-  p.type = Type::real, p.range = range;
-  p.get = [access](const void* o) { return json(access(*const_cast<O*>(static_cast<const O*>(o)))); };
-  p.set = [access](void* o, const json& v) { access(*static_cast<O*>(o)) = v.get<double>(); };
+  Param p = detail::row(std::move(key), std::move(flag), std::move(unit), std::move(doc), Type::real, range);
+  p.get = [access](const void* o) { return json(access(detail::object<O>(o))); };
+  p.set = [access](void* o, const json& v) { access(detail::object<O>(o)) = v.get<double>(); };
   return p;
 }
 
@@ -153,25 +166,23 @@ Param optional_real(std::string key, std::string flag, std::string unit, Range r
   p.optional = true;
   p.null_means = std::move(null_means);
   p.get = [access](const void* o) {
-    const double v = access(*const_cast<O*>(static_cast<const O*>(o)));
+    const double v = access(detail::object<O>(o));
     return v == v ? json(v) : json(nullptr);
   };
   p.set = [access](void* o, const json& v) {
-    access(*static_cast<O*>(o)) = v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+    access(detail::object<O>(o)) = v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
   };
   return p;
 }
 
 template <class O, class F>
 Param integer(std::string key, std::string flag, std::string unit, Range range, std::string doc, F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.unit = std::move(unit), p.doc = std::move(doc);
-  p.type = Type::integer, p.range = range;
+  Param p = detail::row(std::move(key), std::move(flag), std::move(unit), std::move(doc), Type::integer, range);
   p.get = [access](const void* o) {
-    return json(static_cast<long long>(access(*const_cast<O*>(static_cast<const O*>(o)))));
+    return json(static_cast<long long>(access(detail::object<O>(o))));
   };
   p.set = [access](void* o, const json& v) {
-    auto& field = access(*static_cast<O*>(o));
+    auto& field = access(detail::object<O>(o));
     field = static_cast<std::remove_reference_t<decltype(field)>>(v.get<long long>());
   };
   return p;
@@ -181,21 +192,18 @@ Param integer(std::string key, std::string flag, std::string unit, Range range, 
 // (e.g. --affine-only sets deformable = false); otherwise --flag true|false.
 template <class O, class F>
 Param boolean(std::string key, std::string flag, std::string doc, F access, std::optional<bool> switch_sets = {}) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.doc = std::move(doc);
-  p.type = Type::boolean, p.switch_sets = switch_sets;
-  p.get = [access](const void* o) { return json(static_cast<bool>(access(*const_cast<O*>(static_cast<const O*>(o))))); };
-  p.set = [access](void* o, const json& v) { access(*static_cast<O*>(o)) = v.get<bool>(); };
+  Param p = detail::row(std::move(key), std::move(flag), "", std::move(doc), Type::boolean);
+  p.switch_sets = switch_sets;
+  p.get = [access](const void* o) { return json(static_cast<bool>(access(detail::object<O>(o)))); };
+  p.set = [access](void* o, const json& v) { access(detail::object<O>(o)) = v.get<bool>(); };
   return p;
 }
 
 template <class O, class F>
 Param text(std::string key, std::string flag, std::string doc, F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.doc = std::move(doc);
-  p.type = Type::text;
-  p.get = [access](const void* o) { return json(access(*const_cast<O*>(static_cast<const O*>(o)))); };
-  p.set = [access](void* o, const json& v) { access(*static_cast<O*>(o)) = v.get<std::string>(); };
+  Param p = detail::row(std::move(key), std::move(flag), "", std::move(doc), Type::text);
+  p.get = [access](const void* o) { return json(access(detail::object<O>(o))); };
+  p.set = [access](void* o, const json& v) { access(detail::object<O>(o)) = v.get<std::string>(); };
   return p;
 }
 
@@ -203,12 +211,10 @@ Param text(std::string key, std::string flag, std::string doc, F access) {
 template <class O, class E, class F>
 Param choice(std::string key, std::string flag, std::vector<std::pair<std::string, E>> names, std::string doc,
              F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.doc = std::move(doc);
-  p.type = Type::choice;
+  Param p = detail::row(std::move(key), std::move(flag), "", std::move(doc), Type::choice);
   for (const auto& n : names) p.choices.push_back(n.first);
   p.get = [access, names](const void* o) {
-    const E& v = access(*const_cast<O*>(static_cast<const O*>(o)));
+    const E& v = access(detail::object<O>(o));
     for (const auto& n : names)
       if (n.second == v) return json(n.first);
     return json(nullptr);
@@ -216,34 +222,30 @@ Param choice(std::string key, std::string flag, std::vector<std::pair<std::strin
   p.set = [access, names](void* o, const json& v) {
     const std::string s = v.get<std::string>();
     for (const auto& n : names)
-      if (n.first == s) access(*static_cast<O*>(o)) = n.second;
+      if (n.first == s) access(detail::object<O>(o)) = n.second;
   };
   return p;
 }
 
 template <class O, class F>
 Param text_list(std::string key, std::string flag, std::string doc, F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.doc = std::move(doc);
-  p.type = Type::text_list;
-  p.get = [access](const void* o) { return json(access(*const_cast<O*>(static_cast<const O*>(o)))); };
-  p.set = [access](void* o, const json& v) { access(*static_cast<O*>(o)) = v.get<std::vector<std::string>>(); };
+  Param p = detail::row(std::move(key), std::move(flag), "", std::move(doc), Type::text_list);
+  p.get = [access](const void* o) { return json(access(detail::object<O>(o))); };
+  p.set = [access](void* o, const json& v) { access(detail::object<O>(o)) = v.get<std::vector<std::string>>(); };
   return p;
 }
 
 // Three reals (per axis) in the struct (an indexable [3]); one number when all three are equal.
 template <class O, class F>
 Param real3(std::string key, std::string flag, std::string unit, Range range, std::string doc, F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.unit = std::move(unit), p.doc = std::move(doc);
-  p.type = Type::real3, p.range = range;
+  Param p = detail::row(std::move(key), std::move(flag), std::move(unit), std::move(doc), Type::real3, range);
   p.get = [access](const void* o) {
-    const auto& v = access(*const_cast<O*>(static_cast<const O*>(o)));
+    const auto& v = access(detail::object<O>(o));
     if (v[0] == v[1] && v[1] == v[2]) return json(v[0]);
     return json::array({v[0], v[1], v[2]});
   };
   p.set = [access](void* o, const json& v) {
-    auto& field = access(*static_cast<O*>(o));
+    auto& field = access(detail::object<O>(o));
     for (int i = 0; i < 3; ++i) field[i] = v.is_array() ? v[static_cast<std::size_t>(i)].get<double>() : v.get<double>();
   };
   return p;
@@ -252,17 +254,15 @@ Param real3(std::string key, std::string flag, std::string unit, Range range, st
 // 0-based frame indices in the struct, 1-based frame numbers to the user.
 template <class O, class F>
 Param frame_list(std::string key, std::string flag, std::string doc, F access) {
-  Param p;
-  p.key = std::move(key), p.flag = std::move(flag), p.doc = std::move(doc);
-  p.type = Type::frame_list;
+  Param p = detail::row(std::move(key), std::move(flag), "", std::move(doc), Type::frame_list);
   p.range = at_least(1);
   p.get = [access](const void* o) {
     json a = json::array();
-    for (auto f : access(*const_cast<O*>(static_cast<const O*>(o)))) a.push_back(static_cast<long long>(f) + 1);
+    for (auto f : access(detail::object<O>(o))) a.push_back(static_cast<long long>(f) + 1);
     return a;
   };
   p.set = [access](void* o, const json& v) {
-    auto& field = access(*static_cast<O*>(o));
+    auto& field = access(detail::object<O>(o));
     field.clear();
     for (const auto& f : v) field.push_back(static_cast<std::size_t>(f.get<long long>() - 1));
   };
