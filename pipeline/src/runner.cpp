@@ -36,8 +36,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 
-// One stage: a petpipe subcommand called as a function (body) or run from its arguments, with the
-// files it reads and writes.
+// One stage: a petpipe subcommand called as a function, or an in-process step (body), with the files it
+// reads and writes.
 struct Stage {
   std::string name;
   std::vector<std::string> args;  // the subcommand's equivalent command line (empty: an in-process step)
@@ -61,10 +61,7 @@ void run_stage(const Stage& st, const StageCache& cache, bool force, ScanStatus&
   log::info("sub-", status.subject, ": ", st.name, (st.args.empty() ? "" : ": " + command_string(st.args)));
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    if (st.body)
-      st.body();
-    else
-      cli::run_in_process(st.args);
+    st.body();
   } catch (Error& e) {
     status.failed_stage = st.name;
     throw;
